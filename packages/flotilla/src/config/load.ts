@@ -1,0 +1,104 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { z } from "zod";
+import { InputError, type Problem } from "../errors.ts";
+import { configSchema, type FileConfig, type ImageTagKind } from "./schema.ts";
+
+export const CONFIG_FILE = "flotilla.config.json";
+
+/** The resolved configuration: file values, then environment overrides, then defaults. */
+export interface Config {
+  /** Absolute path of the config file that was read, if any. */
+  file: string | undefined;
+  owner: string | undefined;
+  npm: {
+    registry: string;
+    /** True when FLOTILLA_NPM_REGISTRY set the registry: it then beats `publishConfig.registry` too. */
+    registryFromEnv: boolean;
+    access: "public" | "restricted" | undefined;
+    promote: "direct" | "last";
+  };
+  images: { registry: string; tags: ImageTagKind[]; apps: NonNullable<NonNullable<FileConfig["images"]>["apps"]> };
+  build: { tasks: string[] };
+  git: { tags: boolean; push: boolean };
+  github: { releases: "per-package" | "combined" | false; apiUrl: string; versionBranch: string };
+}
+
+export const DEFAULT_NPM_REGISTRY = "https://npm.pkg.github.com";
+export const DEFAULT_IMAGE_REGISTRY = "ghcr.io";
+export const DEFAULT_IMAGE_TAGS: ImageTagKind[] = ["version", "minor", "major", "latest", "channel"];
+
+export type Env = Record<string, string | undefined>;
+
+/**
+ * Reads and validates the config file (explicit `--config`, else `flotilla.config.json` in the
+ * workspace root when present) and applies SPEC §8's environment overrides.
+ */
+export async function loadConfig(rootDir: string, opts: { configPath?: string; env: Env }): Promise<Config> {
+  const file = opts.configPath ? path.resolve(opts.configPath) : path.join(rootDir, CONFIG_FILE);
+  const shown = path.relative(rootDir, file).startsWith("..") ? file : path.relative(rootDir, file);
+  let text: string | undefined;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    if (opts.configPath) {
+      throw new InputError([{ code: "CONFIG_NOT_FOUND", file: shown, message: "config file not found", hint: "check the --config path" }]);
+    }
+  }
+  let parsed: FileConfig = {};
+  if (text !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new InputError([{ code: "CONFIG_INVALID_JSON", file: shown, message: `not valid JSON: ${(err as Error).message}` }]);
+    }
+    const result = configSchema.safeParse(json);
+    if (!result.success) throw new InputError(result.error.issues.map((i) => issueToProblem(i, shown)));
+    parsed = result.data;
+  }
+  return resolveConfig(parsed, opts.env, text === undefined ? undefined : file);
+}
+
+function issueToProblem(issue: z.core.$ZodIssue, file: string): Problem {
+  const field = issue.path.length ? issue.path.map(String).join(".") : undefined;
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys") message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+  return {
+    code: "CONFIG_INVALID",
+    file,
+    ...(field ? { field } : {}),
+    message,
+    hint: "see packages/flotilla/schema/flotilla.config.schema.json for the allowed fields and types",
+  };
+}
+
+export function resolveConfig(c: FileConfig, env: Env, file?: string): Config {
+  return {
+    file,
+    owner: c.owner,
+    npm: {
+      registry: stripSlash(env.FLOTILLA_NPM_REGISTRY || c.npm?.registry || DEFAULT_NPM_REGISTRY),
+      registryFromEnv: Boolean(env.FLOTILLA_NPM_REGISTRY),
+      access: c.npm?.access,
+      promote: c.npm?.promote ?? "direct",
+    },
+    images: {
+      registry: env.FLOTILLA_IMAGE_REGISTRY || c.images?.registry || DEFAULT_IMAGE_REGISTRY,
+      tags: c.images?.tags ?? DEFAULT_IMAGE_TAGS,
+      apps: c.images?.apps ?? {},
+    },
+    build: { tasks: c.build?.tasks ?? ["build", "test"] },
+    git: { tags: c.git?.tags ?? true, push: c.git?.push ?? true },
+    github: {
+      releases: c.github?.releases ?? "per-package",
+      apiUrl: stripSlash(env.GITHUB_API_URL || c.github?.apiUrl || "https://api.github.com"),
+      versionBranch: c.github?.versionBranch ?? "flotilla/version-packages",
+    },
+  };
+}
+
+function stripSlash(url: string): string {
+  return url.replace(/\/+$/, "");
+}

@@ -1,0 +1,125 @@
+import type { Config as ChangesetsConfig, ReleasePlan as ChangesetsPlan, VersionType } from "@changesets/types";
+import type { Config } from "../config/load.ts";
+import type { PackageKind, Workspace } from "../workspace/discover.ts";
+import { distTagFor } from "./dist-tag.ts";
+import { type ImageTagPlan, imageTagsFor } from "./image-tags.ts";
+
+export type ReleaseReason = "changeset" | "dependent" | "group";
+
+export interface NpmArtifact {
+  name: string;
+  version: string;
+  registry: string;
+  distTag: string;
+}
+
+export interface ImageArtifact extends ImageTagPlan {
+  /** Repository without tag, e.g. `ghcr.io/acme/web`. */
+  name: string;
+}
+
+export interface PlannedRelease {
+  name: string;
+  kind: PackageKind;
+  type: VersionType;
+  oldVersion: string;
+  newVersion: string;
+  reason: ReleaseReason;
+  changesets: string[];
+  npm: NpmArtifact | null;
+  image: ImageArtifact | null;
+  gitTag: string | null;
+}
+
+export interface Plan {
+  rootDir: string;
+  owner: string | undefined;
+  preMode: { tag: string } | null;
+  changesets: string[];
+  releases: PlannedRelease[];
+}
+
+/** What the registries already hold, when known (`plan` works offline: then nothing is known). */
+export interface RegistryFacts {
+  /** npm `latest` dist-tag per package name. */
+  npmLatest?: ReadonlyMap<string, string | undefined>;
+  /** Existing tags per image repository name. */
+  imageTags?: ReadonlyMap<string, readonly string[]>;
+}
+
+/**
+ * Pure: workspace + changesets' release plan + config (+ registry facts) → flotilla's plan,
+ * with every artifact each release will produce.
+ */
+export function buildPlan(input: {
+  workspace: Workspace;
+  changesetsPlan: ChangesetsPlan;
+  changesetsConfig: ChangesetsConfig;
+  config: Config;
+  owner: string | undefined;
+  facts?: RegistryFacts;
+  sha?: string;
+}): Plan {
+  const { workspace, changesetsPlan, changesetsConfig, config, owner, facts } = input;
+  const named = new Set(changesetsPlan.changesets.flatMap((c) => c.releases.filter((r) => r.type !== "none").map((r) => r.name)));
+  const fixedMembers = new Set(changesetsConfig.fixed.flat());
+  const releases: PlannedRelease[] = [];
+  for (const r of changesetsPlan.releases) {
+    const pkg = workspace.byName.get(r.name);
+    if (!pkg || r.type === "none" || !r.newVersion || !r.oldVersion) continue;
+    const newVersion = r.newVersion;
+    const reason: ReleaseReason = named.has(r.name) ? "changeset" : fixedMembers.has(r.name) ? "group" : "dependent";
+    const npm: NpmArtifact | null = pkg.private
+      ? null
+      : {
+          name: pkg.name,
+          version: newVersion,
+          registry: npmRegistryFor(pkg.manifest, config.npm),
+          distTag: distTagFor(newVersion, facts?.npmLatest?.get(pkg.name)),
+        };
+    let image: ImageArtifact | null = null;
+    if (pkg.dockerfile) {
+      const name = imageNameFor(pkg.name, config, owner);
+      image = { name, ...imageTagsFor(newVersion, facts?.imageTags?.get(name) ?? [], { kinds: config.images.tags, sha: input.sha }) };
+    }
+    const tagged = config.git.tags && (!pkg.private || changesetsConfig.privatePackages.tag);
+    releases.push({
+      name: r.name,
+      kind: pkg.kind,
+      type: r.type,
+      oldVersion: r.oldVersion,
+      newVersion,
+      reason,
+      changesets: r.changesets,
+      npm,
+      image,
+      gitTag: tagged ? `${r.name}@${newVersion}` : null,
+    });
+  }
+  releases.sort((a, b) => a.name.localeCompare(b.name));
+  return {
+    rootDir: workspace.rootDir,
+    owner,
+    preMode: changesetsPlan.preState?.mode === "pre" ? { tag: changesetsPlan.preState.tag } : null,
+    changesets: changesetsPlan.changesets.map((c) => c.id),
+    releases,
+  };
+}
+
+/**
+ * The registry a package goes to: FLOTILLA_NPM_REGISTRY when set (an explicit override, used by
+ * the demo and the tests), else `publishConfig.registry` as npm and pnpm do, else the config's.
+ */
+export function npmRegistryFor(manifest: Record<string, unknown>, npm: Pick<Config["npm"], "registry" | "registryFromEnv">): string {
+  if (npm.registryFromEnv) return npm.registry;
+  const pc = manifest.publishConfig as { registry?: unknown } | undefined;
+  return typeof pc?.registry === "string" ? pc.registry.replace(/\/+$/, "") : npm.registry;
+}
+
+/** `<registry>/<owner>/<name without scope>`, lowercased (SPEC §3), unless config names it. */
+export function imageNameFor(pkgName: string, config: Pick<Config, "images">, owner: string | undefined): string {
+  const configured = config.images.apps[pkgName]?.name;
+  if (configured) return configured.includes("/") ? configured : `${config.images.registry}/${owner ?? "OWNER"}/${configured}`;
+  const base = pkgName.replace(/^@[^/]+\//, "");
+  return `${config.images.registry}/${owner ?? "OWNER"}/${base}`.toLowerCase();
+}
