@@ -1,0 +1,128 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
+import { copyTree, gitCommitAll, makeWorkspace, tempDir } from "./helpers/fixtures.ts";
+
+const CHANGESET_BIN = path.join(REPO_ROOT, "node_modules/.bin/changeset");
+
+interface Rel {
+  name: string;
+  type: string;
+  newVersion: string;
+}
+
+/** Releases as changesets' own CLI (3.x) reports them: `changeset status --output`. */
+async function changesetsReleases(dir: string): Promise<Rel[]> {
+  const out = path.join(tempDir(), "status.json");
+  const r = await execa(CHANGESET_BIN, ["status", `--output=${out}`], { cwd: dir, reject: false });
+  expect(r.exitCode, r.stderr).toBe(0);
+  const json = JSON.parse(readFileSync(out, "utf8")) as { releases: Rel[] };
+  return norm(json.releases.filter((x) => x.type !== "none"));
+}
+
+async function flotillaReleases(dir: string): Promise<Rel[]> {
+  const r = await runFlotilla(["plan", "--json"], { cwd: dir });
+  expect(r.exitCode, r.stderr).toBe(0);
+  return norm((JSON.parse(r.stdout) as { releases: Rel[] }).releases);
+}
+
+function norm(rs: Rel[]): Rel[] {
+  return rs.map(({ name, type, newVersion }) => ({ name, type, newVersion })).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function expectSameAsChangesets(dir: string): Promise<Rel[]> {
+  const ours = await flotillaReleases(dir);
+  expect(ours).toEqual(await changesetsReleases(dir));
+  expect(ours.length).toBeGreaterThan(0);
+  return ours;
+}
+
+describe("flotilla plan agrees with `changeset status`", () => {
+  it("on examples/", async () => {
+    const dir = copyTree(path.join(REPO_ROOT, "examples"));
+    gitCommitAll(dir);
+    await expectSameAsChangesets(dir);
+  });
+
+  it("with a fixed group", async () => {
+    const dir = makeWorkspace({
+      packages: [
+        { name: "@x/a", version: "1.0.0" },
+        { name: "@x/b", version: "1.0.0" },
+        { name: "@x/c", version: "3.1.0" },
+      ],
+      changesetConfig: { fixed: [["@x/a", "@x/b"]] },
+      changesets: { one: { "@x/a": "minor" }, two: { "@x/c": "patch" } },
+    });
+    const rels = await expectSameAsChangesets(dir);
+    expect(rels.find((r) => r.name === "@x/b")?.newVersion).toBe("1.1.0");
+    const plan = JSON.parse((await runFlotilla(["plan", "--json"], { cwd: dir })).stdout);
+    expect(plan.releases.find((r: { name: string }) => r.name === "@x/b").reason).toBe("group");
+  });
+
+  it("with a linked group", async () => {
+    const dir = makeWorkspace({
+      packages: [
+        { name: "@x/a", version: "1.2.0" },
+        { name: "@x/b", version: "1.0.0" },
+      ],
+      changesetConfig: { linked: [["@x/a", "@x/b"]] },
+      changesets: { one: { "@x/a": "minor" }, two: { "@x/b": "patch" } },
+    });
+    const rels = await expectSameAsChangesets(dir);
+    expect(rels.map((r) => r.newVersion)).toEqual(["1.3.0", "1.3.0"]);
+  });
+
+  it("in pre mode", async () => {
+    const dir = makeWorkspace({
+      packages: [
+        { name: "@x/a", version: "2.0.0" },
+        { name: "@x/b", version: "1.0.0", dependencies: { "@x/a": "workspace:^" } },
+      ],
+      preState: { mode: "pre", tag: "beta", initialVersions: { "@x/a": "2.0.0", "@x/b": "1.0.0" }, changesets: [] },
+      changesets: { one: { "@x/a": "major" } },
+    });
+    const rels = await expectSameAsChangesets(dir);
+    expect(rels.find((r) => r.name === "@x/a")?.newVersion).toBe("3.0.0-beta.0");
+  });
+
+  it("with a private app and a dependent bumped only through a dependency", async () => {
+    const dir = makeWorkspace({
+      packages: [
+        { name: "@x/core", version: "1.0.0" },
+        { name: "@x/lib", version: "0.3.0", dependencies: { "@x/core": "workspace:^" } },
+        { name: "@x/web", version: "4.0.0", private: true, dir: "apps/web", dependencies: { "@x/lib": "workspace:*" }, dockerfile: true },
+      ],
+      changesetConfig: { privatePackages: { version: true, tag: true } },
+      changesets: { one: { "@x/core": "major" } },
+    });
+    const rels = await expectSameAsChangesets(dir);
+    expect(rels.map((r) => r.name)).toEqual(["@x/core", "@x/lib", "@x/web"]);
+    const plan = JSON.parse((await runFlotilla(["plan", "--json"], { cwd: dir })).stdout);
+    const web = plan.releases.find((r: { name: string }) => r.name === "@x/web");
+    expect(web.reason).toBe("dependent");
+    expect(web.npm).toBeNull();
+    expect(web.image.tags).toEqual(["4.0.1", "4.0", "4", "latest"]);
+    expect(web.gitTag).toBe("@x/web@4.0.1");
+  });
+});
+
+describe("flotilla plan output", () => {
+  it("prints a readable table with artifacts", async () => {
+    const dir = copyTree(path.join(REPO_ROOT, "examples"));
+    const r = await runFlotilla(["plan"], { cwd: dir });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/@acme\/tokens\s+minor\s+1\.0\.0 → 1\.1\.0\s+changeset\s+npm @acme\/tokens@1\.1\.0 \(latest\); tag @acme\/tokens@1\.1\.0/);
+    expect(r.stdout).toContain("ghcr.io/acme/web: 1.4.0, 1.4, 1, latest");
+  });
+
+  it("says so when nothing is pending", async () => {
+    const dir = makeWorkspace({ packages: [{ name: "@x/a", version: "1.0.0" }] });
+    const r = await runFlotilla(["plan"], { cwd: dir });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain("No pending changesets");
+    expect(JSON.parse((await runFlotilla(["plan", "--json"], { cwd: dir })).stdout).releases).toEqual([]);
+  });
+});

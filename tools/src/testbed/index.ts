@@ -1,0 +1,116 @@
+/**
+ * The testbed: the real local services of SPEC §10, started idempotently on free loopback ports.
+ * Used by vitest's global setup, the demo and the benchmark; `tools/testbed.sh` wraps it.
+ *
+ * State (ports, pids, throwaway credentials) lives outside the repository, in
+ * `$FLOTILLA_CACHE/testbed/state.json`, mode 0600. `start` reuses a running testbed whose
+ * services all answer; `stop` ends everything the testbed started and nothing else.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Docker from "dockerode";
+import { BASE_IMAGE, ensureBaseImage } from "./base-image.ts";
+import { ensureDocker } from "./docker.ts";
+import { startOciRegistry } from "./oci-registry.ts";
+import { answers, freePort, isAlive, startDaemon, stopDaemon, waitFor } from "./proc.ts";
+import { startVerdaccio } from "./verdaccio.ts";
+
+export interface Testbed {
+  dir: string;
+  docker: { host: string; pid: number | undefined; baseImage: string };
+  registry: { host: string; url: string; username: string; password: string; pid: number; logFile: string };
+  npm: { url: string; username: string; password: string; token: string; pid: number; logFile: string };
+  github: { url: string; token: string; pid: number };
+}
+
+export function testbedDir(): string {
+  const cache = process.env.FLOTILLA_CACHE ?? path.join(os.homedir(), ".cache", "flotilla");
+  return path.join(cache, "testbed");
+}
+
+function stateFile(dir: string): string {
+  return path.join(dir, "state.json");
+}
+
+export function readTestbed(dir = testbedDir()): Testbed | undefined {
+  if (!existsSync(stateFile(dir))) return undefined;
+  return JSON.parse(readFileSync(stateFile(dir), "utf8")) as Testbed;
+}
+
+async function healthy(tb: Testbed): Promise<boolean> {
+  const pids = [tb.registry.pid, tb.npm.pid, tb.github.pid, ...(tb.docker.pid ? [tb.docker.pid] : [])];
+  if (!pids.every(isAlive)) return false;
+  return (await answers(`${tb.registry.url}/v2/`)) && (await answers(`${tb.npm.url}/-/ping`)) && (await answers(`${tb.github.url}/_stub/state`));
+}
+
+/** Starts (or reuses) the testbed. `started` is true when this call started it. */
+export async function startTestbed(opts: { log?: (s: string) => void } = {}): Promise<{ testbed: Testbed; started: boolean }> {
+  const log = opts.log ?? (() => {});
+  const dir = testbedDir();
+  const current = readTestbed(dir);
+  if (current && (await healthy(current))) return { testbed: current, started: false };
+  if (current) await stopTestbed();
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+
+  log("testbed: Docker daemon");
+  const docker = await ensureDocker(path.join(dir, "docker"));
+  const client = new Docker({ socketPath: docker.socketPath });
+  log(`testbed: base image ${BASE_IMAGE}`);
+  const baseImage = await ensureBaseImage(client, dir);
+  log("testbed: OCI registry (docker-registry)");
+  const registry = await startOciRegistry(path.join(dir, "registry"));
+  log("testbed: npm registry (Verdaccio)");
+  const npm = await startVerdaccio(path.join(dir, "verdaccio"));
+  log("testbed: GitHub API stand-in");
+  const github = await startGithubStub(path.join(dir, "github"));
+
+  const testbed: Testbed = {
+    dir,
+    docker: { host: docker.host, pid: docker.pid, baseImage },
+    registry: { host: registry.host, url: registry.url, username: registry.username, password: registry.password, pid: registry.pid, logFile: registry.logFile },
+    npm: { url: npm.url, username: npm.username, password: npm.password, token: npm.token, pid: npm.pid, logFile: npm.logFile },
+    github,
+  };
+  writeFileSync(stateFile(dir), JSON.stringify(testbed, null, 2), { mode: 0o600 });
+  return { testbed, started: true };
+}
+
+async function startGithubStub(dir: string): Promise<Testbed["github"]> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const token = `ghs_${randomBytes(18).toString("hex")}`;
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "github-stub.ts");
+  const logFile = path.join(dir, "stub.log");
+  const pid = startDaemon(process.execPath, [script, String(port)], { logFile, env: { ...process.env, GITHUB_STUB_TOKEN: token } });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor("GitHub API stand-in", () => answers(`${url}/_stub/state`), { logFile });
+  return { url, token, pid };
+}
+
+/** Stops every process the testbed started (dockerd only if it started it) and removes its state. */
+export async function stopTestbed(): Promise<void> {
+  const dir = testbedDir();
+  const tb = readTestbed(dir);
+  if (!tb) return;
+  await Promise.all([stopDaemon(tb.npm.pid), stopDaemon(tb.registry.pid), stopDaemon(tb.github.pid)]);
+  if (tb.docker.pid) await stopDaemon(tb.docker.pid, 20_000);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Environment that points flotilla (and npm/pnpm/docker clients) at the testbed. */
+export function testbedEnv(tb: Testbed): Record<string, string> {
+  return {
+    DOCKER_HOST: tb.docker.host,
+    FLOTILLA_NPM_REGISTRY: `${tb.npm.url}/`,
+    FLOTILLA_IMAGE_REGISTRY: tb.registry.host,
+    FLOTILLA_IMAGE_REGISTRY_USERNAME: tb.registry.username,
+    FLOTILLA_IMAGE_REGISTRY_PASSWORD: tb.registry.password,
+    NODE_AUTH_TOKEN: tb.npm.token,
+    GITHUB_API_URL: tb.github.url,
+    GITHUB_TOKEN: tb.github.token,
+  };
+}
