@@ -7,13 +7,19 @@ import { readTestbed, startTestbed, stopTestbed, testbedEnv } from "./testbed/in
 const cmd = process.argv[2] ?? "status";
 if (cmd === "start") {
   const { testbed, started } = await startTestbed({ log: (s) => console.error(s) });
-  console.log(`${started ? "started" : "already running"}: npm ${testbed.npm.url}, registry ${testbed.registry.url}, github ${testbed.github.url}, docker ${testbed.docker.host}`);
+  console.log(
+    `${started ? "started" : "already running"}: npm ${testbed.npm.url}, registry ${testbed.registry.url}, github ${testbed.github.url}, docker ${testbed.docker.host}`,
+  );
 } else if (cmd === "stop") {
   await stopTestbed();
   console.log("stopped");
 } else if (cmd === "status") {
   const tb = readTestbed();
-  console.log(tb ? JSON.stringify({ npm: tb.npm.url, registry: tb.registry.url, github: tb.github.url, docker: tb.docker.host }, null, 2) : "not running");
+  console.log(
+    tb
+      ? JSON.stringify({ npm: tb.npm.url, registry: tb.registry.url, github: tb.github.url, docker: tb.docker.host }, null, 2)
+      : "not running",
+  );
 } else if (cmd === "env") {
   const tb = readTestbed();
   if (!tb) {

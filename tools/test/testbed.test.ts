@@ -38,7 +38,10 @@ describe("testbed", () => {
     const tb = testbed();
     const d = docker(tb);
     const ctx = tmp();
-    writeFileSync(path.join(ctx, "Dockerfile"), 'FROM node:24-slim\nRUN ["node", "-e", "require(\'fs\').writeFileSync(\'/built.txt\', process.version)"]\nCMD ["sh", "-c", "cat /built.txt"]\n');
+    writeFileSync(
+      path.join(ctx, "Dockerfile"),
+      'FROM node:24-slim\nRUN ["node", "-e", "require(\'fs\').writeFileSync(\'/built.txt\', process.version)"]\nCMD ["sh", "-c", "cat /built.txt"]\n',
+    );
     await follow(d, await d.buildImage(tar.pack(ctx), { t: "flotilla-testbed-probe:1" }));
     const r = await execa("docker", ["run", "--rm", "flotilla-testbed-probe:1"], { env: { DOCKER_HOST: tb.docker.host } });
     expect(r.stdout).toMatch(/^v24\./);
@@ -52,9 +55,14 @@ describe("testbed", () => {
     await d.getImage("flotilla-testbed-probe:1").tag({ repo, tag: "1.0.0" });
     await follow(
       d,
-      await d.getImage(repo).push({ tag: "1.0.0", authconfig: { username: tb.registry.username, password: tb.registry.password, serveraddress: tb.registry.host } }),
+      await d.getImage(repo).push({
+        tag: "1.0.0",
+        authconfig: { username: tb.registry.username, password: tb.registry.password, serveraddress: tb.registry.host },
+      }),
     );
-    const tags = await fetch(`${tb.registry.url}/v2/testbed/probe/tags/list`, { headers: { authorization: basic(tb.registry.username, tb.registry.password) } });
+    const tags = await fetch(`${tb.registry.url}/v2/testbed/probe/tags/list`, {
+      headers: { authorization: basic(tb.registry.username, tb.registry.password) },
+    });
     expect(tags.status).toBe(200);
     expect(((await tags.json()) as { tags: string[] }).tags).toContain("1.0.0");
   });

@@ -61,7 +61,12 @@ describe("bad input → exit 2, the file and what is wrong, nothing changed", ()
   it("a config field of the wrong type, and an unknown field, reported together", async () => {
     const dir = base();
     writeFileSync(path.join(dir, "flotilla.config.json"), JSON.stringify({ git: { tags: "yes" }, npm: { acess: "public" } }));
-    await expectRejected(dir, "2 problems", /flotilla\.config\.json: git\.tags: .*boolean/i, /flotilla\.config\.json: npm: unknown field\(s\) "acess"/);
+    await expectRejected(
+      dir,
+      "2 problems",
+      /flotilla\.config\.json: git\.tags: .*boolean/i,
+      /flotilla\.config\.json: npm: unknown field\(s\) "acess"/,
+    );
   });
 
   it("a config file that is not JSON", async () => {

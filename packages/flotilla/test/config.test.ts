@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { resolveConfig } from "../src/config/load.ts";
 import { configJsonSchema } from "../src/config/json-schema.ts";
+import { resolveConfig } from "../src/config/load.ts";
 
 const SCHEMA_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../schema/flotilla.config.schema.json");
 
@@ -24,7 +24,11 @@ describe("config", () => {
   it("environment overrides the file (SPEC §8)", () => {
     const c = resolveConfig(
       { npm: { registry: "https://npm.example.com" }, images: { registry: "reg.example.com" } },
-      { FLOTILLA_NPM_REGISTRY: "http://127.0.0.1:4873/", FLOTILLA_IMAGE_REGISTRY: "127.0.0.1:5000", GITHUB_API_URL: "https://ghe.example.com/api/v3/" },
+      {
+        FLOTILLA_NPM_REGISTRY: "http://127.0.0.1:4873/",
+        FLOTILLA_IMAGE_REGISTRY: "127.0.0.1:5000",
+        GITHUB_API_URL: "https://ghe.example.com/api/v3/",
+      },
     );
     expect(c.npm.registry).toBe("http://127.0.0.1:4873");
     expect(c.npm.registryFromEnv).toBe(true);

@@ -114,7 +114,9 @@ describe("flotilla plan output", () => {
     const dir = copyTree(path.join(REPO_ROOT, "examples"));
     const r = await runFlotilla(["plan"], { cwd: dir });
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/@acme\/tokens\s+minor\s+1\.0\.0 → 1\.1\.0\s+changeset\s+npm @acme\/tokens@1\.1\.0 \(latest\); tag @acme\/tokens@1\.1\.0/);
+    expect(r.stdout).toMatch(
+      /@acme\/tokens\s+minor\s+1\.0\.0 → 1\.1\.0\s+changeset\s+npm @acme\/tokens@1\.1\.0 \(latest\); tag @acme\/tokens@1\.1\.0/,
+    );
     expect(r.stdout).toContain("ghcr.io/acme/web: 1.4.0, 1.4, 1, latest");
   });
 

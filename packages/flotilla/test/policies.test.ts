@@ -94,6 +94,11 @@ describe("publish order", () => {
     ).toEqual([["other", "tokens"], ["core"], ["ui"]]);
   });
   it("breaks a cycle instead of stopping", () => {
-    expect(topologicalLayers([{ name: "a", internalDeps: ["b"] }, { name: "b", internalDeps: ["a"] }]).flat()).toEqual(["a", "b"]);
+    expect(
+      topologicalLayers([
+        { name: "a", internalDeps: ["b"] },
+        { name: "b", internalDeps: ["a"] },
+      ]).flat(),
+    ).toEqual(["a", "b"]);
   });
 });

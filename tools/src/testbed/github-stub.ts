@@ -49,7 +49,7 @@ export function createGithubStub(token: string): http.Server {
   const state: State = { repos: new Map(), requests: [], nextId: 1 };
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://stub");
-    const send = (status: number, body: unknown) => {
+    const send = (status: number, body: unknown): undefined => {
       if (!url.pathname.startsWith("/_stub/")) state.requests.push({ method: req.method ?? "GET", path: url.pathname, status });
       res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
       res.end(JSON.stringify(body));
@@ -78,8 +78,8 @@ function route(
   url: URL,
   headers: http.IncomingHttpHeaders,
   body: Json,
-  send: (status: number, body: unknown) => void,
-): void {
+  send: (status: number, body: unknown) => undefined,
+): undefined {
   const p = url.pathname;
   if (p === "/_stub/repos" && method === "POST") {
     const key = `${String(body.owner).toLowerCase()}/${String(body.repo).toLowerCase()}`;
@@ -128,7 +128,10 @@ function route(
   }
   if (rest === "/releases" && method === "POST") {
     if (typeof body.tag_name !== "string" || !body.tag_name) return validation(send, "Release", "missing_field", "tag_name");
-    if (body.make_latest !== undefined && !["true", "false", "legacy"].includes(String(body.make_latest)) || typeof body.make_latest === "boolean") {
+    if (
+      (body.make_latest !== undefined && !["true", "false", "legacy"].includes(String(body.make_latest))) ||
+      typeof body.make_latest === "boolean"
+    ) {
       return send(422, { message: "Invalid request.\n\nFor 'properties/make_latest', true is not a string." });
     }
     if (repo.releases.some((x) => x.tag_name === body.tag_name)) return validation(send, "Release", "already_exists", "tag_name");
@@ -204,8 +207,8 @@ function route(
   return send(404, { message: "Not Found" });
 }
 
-function validation(send: (s: number, b: unknown) => void, resource: string, code: string, field: string): void {
-  send(422, { message: "Validation Failed", errors: [{ resource, code, field }] });
+function validation(send: (s: number, b: unknown) => undefined, resource: string, code: string, field: string): undefined {
+  return send(422, { message: "Validation Failed", errors: [{ resource, code, field }] });
 }
 
 function page<T>(items: T[], url: URL): T[] {

@@ -43,7 +43,9 @@ export function readTestbed(dir = testbedDir()): Testbed | undefined {
 async function healthy(tb: Testbed): Promise<boolean> {
   const pids = [tb.registry.pid, tb.npm.pid, tb.github.pid, ...(tb.docker.pid ? [tb.docker.pid] : [])];
   if (!pids.every(isAlive)) return false;
-  return (await answers(`${tb.registry.url}/v2/`)) && (await answers(`${tb.npm.url}/-/ping`)) && (await answers(`${tb.github.url}/_stub/state`));
+  return (
+    (await answers(`${tb.registry.url}/v2/`)) && (await answers(`${tb.npm.url}/-/ping`)) && (await answers(`${tb.github.url}/_stub/state`))
+  );
 }
 
 /** Starts (or reuses) the testbed. `started` is true when this call started it. */
@@ -71,7 +73,14 @@ export async function startTestbed(opts: { log?: (s: string) => void } = {}): Pr
   const testbed: Testbed = {
     dir,
     docker: { host: docker.host, pid: docker.pid, baseImage },
-    registry: { host: registry.host, url: registry.url, username: registry.username, password: registry.password, pid: registry.pid, logFile: registry.logFile },
+    registry: {
+      host: registry.host,
+      url: registry.url,
+      username: registry.username,
+      password: registry.password,
+      pid: registry.pid,
+      logFile: registry.logFile,
+    },
     npm: { url: npm.url, username: npm.username, password: npm.password, token: npm.token, pid: npm.pid, logFile: npm.logFile },
     github,
   };

@@ -62,7 +62,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `probe` until it returns true, or throws after `timeoutMs` naming `what` and its log. */
-export async function waitFor(what: string, probe: () => Promise<boolean>, opts: { timeoutMs?: number; logFile?: string } = {}): Promise<void> {
+export async function waitFor(
+  what: string,
+  probe: () => Promise<boolean>,
+  opts: { timeoutMs?: number; logFile?: string } = {},
+): Promise<void> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   while (Date.now() < deadline) {
     if (await probe().catch(() => false)) return;

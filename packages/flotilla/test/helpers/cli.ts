@@ -16,9 +16,7 @@ export interface CliResult {
  * environment is cleared of GitHub/flotilla variables of the caller so tests see only `env`.
  */
 export async function runFlotilla(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
-  const base = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(GITHUB_|FLOTILLA_|NODE_AUTH_TOKEN|RUNNER_|CI$)/.test(k)),
-  );
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(GITHUB_|FLOTILLA_|NODE_AUTH_TOKEN|RUNNER_|CI$)/.test(k)));
   const r = await execa(process.execPath, [FLOTILLA_BIN, ...args], {
     cwd: opts.cwd,
     env: { ...base, ...opts.env },

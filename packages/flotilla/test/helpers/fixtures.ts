@@ -109,7 +109,10 @@ export function treeDigest(dir: string): string {
       if (e === ".git" || e === "node_modules") continue;
       const p = path.join(d, e);
       if (statSync(p).isDirectory()) walk(p);
-      else h.update(`${path.relative(dir, p)}\0`).update(readFileSync(p)).update("\0");
+      else
+        h.update(`${path.relative(dir, p)}\0`)
+          .update(readFileSync(p))
+          .update("\0");
     }
   };
   walk(dir);
