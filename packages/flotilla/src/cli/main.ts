@@ -1,7 +1,12 @@
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { planCommand } from "../commands/plan.ts";
+import { publishCommand } from "../commands/publish.ts";
 import { FlotillaError, formatProblem, InputError, type Problem } from "../errors.ts";
+import type { Stage } from "../plan/publish-plan.ts";
+import { plainLogger } from "../report/log.ts";
 import { renderPlan } from "../report/plan-table.ts";
+import type { PublishResult } from "../report/result.ts";
+import { secretsFromEnv } from "../secrets.ts";
 
 interface GlobalOptions {
   cwd: string;
@@ -10,10 +15,27 @@ interface GlobalOptions {
   verbose?: boolean;
 }
 
+interface ReleaseOptions extends GlobalOptions {
+  concurrency?: number;
+  filter?: string[];
+  only?: Stage[];
+  skipBuild?: boolean;
+  allowDirty?: boolean;
+  dryRun?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
 export interface CliIO {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   env: Record<string, string | undefined>;
+}
+
+/** All output passes through redaction of the secrets in the environment (SPEC §9). */
+function redacting(io: CliIO): CliIO {
+  const secrets = secretsFromEnv(io.env);
+  return { env: io.env, stdout: (s) => io.stdout(secrets.redact(s)), stderr: (s) => io.stderr(secrets.redact(s)) };
 }
 
 const defaultIO: CliIO = {
@@ -23,7 +45,8 @@ const defaultIO: CliIO = {
 };
 
 /** Parses argv, runs one command, prints, and returns the exit code (SPEC §4). */
-export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
+export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<number> {
+  const io = redacting(rawIO);
   const verbose = argv.includes("--verbose");
   const program = new Command("flotilla")
     .description("Release a pnpm + Turborepo monorepo: npm packages, images, git tags, GitHub releases.")
@@ -46,9 +69,35 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
       else io.stdout(renderPlan(plan));
     });
 
+  const release = (cmd: Command) =>
+    common(cmd)
+      .option("--concurrency <n>", "steps run at once (default 8)", (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("--concurrency takes a whole number ≥ 1");
+        return n;
+      })
+      .option("--filter <name|glob>", "only these packages (repeatable)", collect)
+      .addOption(
+        new Option("--only <stage>", "only these stages (repeatable)").choices(["npm", "images", "git", "github"]).argParser(collect),
+      )
+      .option("--skip-build", "do not run the turbo build/test tasks")
+      .option("--allow-dirty", "allow uncommitted changes in the working tree");
+
+  let exitCode = 0;
+  release(program.command("publish"))
+    .description("release every version in the workspace that is not yet released (npm, images, git tags, GitHub releases)")
+    .option("--dry-run", "read the registries and print what would be done, without doing it")
+    .action(async (opts: ReleaseOptions) => {
+      const log = plainLogger(opts.json ? io.stderr : io.stdout, { githubActions: io.env.GITHUB_ACTIONS === "true", redact: (s) => s });
+      const out = await publishCommand({ ...opts, cwd: opts.cwd, configPath: opts.config, env: io.env, log });
+      if (opts.json) io.stdout(`${JSON.stringify(out.result, null, 2)}\n`);
+      else if (!out.dryRun) io.stdout(renderResult(out.result));
+      exitCode = out.exitCode;
+    });
+
   try {
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end here too, with exit code 0.
@@ -91,4 +140,14 @@ function annotation(p: Problem): string {
     .filter(Boolean)
     .join(",");
   return `::error${props ? ` ${props}` : ""}::${esc(p.message)}`;
+}
+
+function renderResult(r: PublishResult): string {
+  const changed = r.releases.filter((x) => x.status !== "already-released");
+  if (changed.length === 0) return "";
+  const lines = ["", "Result:"];
+  for (const x of changed) lines.push(`  ${x.status.padEnd(9)} ${x.name}@${x.version}${x.error ? ` — ${x.error}` : ""}`);
+  const n = r.releases.filter((x) => x.status === "already-released").length;
+  if (n) lines.push(`  (${n} already released)`);
+  return `${lines.join("\n")}\n`;
 }

@@ -1,0 +1,49 @@
+import { readFile } from "node:fs/promises";
+import { execa } from "execa";
+import * as tar from "tar";
+import { tools } from "./tools.ts";
+
+export interface PackedPackage {
+  name: string;
+  version: string;
+  tarball: string;
+}
+
+/**
+ * Packs packages with pnpm, in one process for all of them: pnpm rewrites `workspace:` ranges
+ * to real ones and runs the pack lifecycle scripts. Tarballs go to `dest` (outside the repo).
+ */
+export async function packWithPnpm(rootDir: string, names: string[], dest: string): Promise<Map<string, PackedPackage>> {
+  const [cmd, args] = tools.pnpmPack(names, dest);
+  const r = await execa(cmd, args, { cwd: rootDir, reject: false, env: { npm_config_update_notifier: "false" } });
+  const text = r.stdout.trim();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.slice(Math.max(0, Math.min(...["[", "{"].map((c) => text.indexOf(c)).filter((i) => i >= 0)))));
+  } catch {
+    throw new Error(`pnpm pack failed (exit ${r.exitCode}): ${(r.stderr || text).slice(0, 2000)}`);
+  }
+  const err = (parsed as { error?: { message?: string } }).error;
+  if (r.exitCode !== 0 || err) throw new Error(`pnpm pack failed: ${err?.message ?? r.stderr.slice(0, 2000)}`);
+  const list = (Array.isArray(parsed) ? parsed : [parsed]) as { name: string; version: string; filename: string }[];
+  return new Map(list.map((p) => [p.name, { name: p.name, version: p.version, tarball: p.filename }]));
+}
+
+/** The packed `package/package.json` (what the registry will serve) and the tarball bytes. */
+export async function readPacked(
+  tarball: string,
+): Promise<{ manifest: Record<string, unknown> & { name: string; version: string }; data: Buffer }> {
+  const data = await readFile(tarball);
+  let json = "";
+  await tar.t({
+    file: tarball,
+    filter: (p) => p === "package/package.json",
+    onReadEntry: (entry) => {
+      entry.on("data", (c: Buffer) => {
+        json += c.toString("utf8");
+      });
+    },
+  });
+  if (!json) throw new Error(`${tarball} holds no package/package.json`);
+  return { manifest: JSON.parse(json), data };
+}

@@ -1,0 +1,38 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+/**
+ * External tools as data (STYLE 6): every pnpm/turbo/git invocation flotilla makes is built here
+ * as [command, args], so logs, dry runs and tests read the same table. Arguments are arrays,
+ * never shell strings (SPEC §9).
+ */
+export type Invocation = readonly [command: string, args: readonly string[]];
+
+export const tools = {
+  pnpmPack: (filters: string[], dest: string): Invocation => [
+    "pnpm",
+    ["-r", ...filters.flatMap((f) => ["--filter", f]), "pack", "--pack-destination", dest, "--json"],
+  ],
+  turboRun: (bin: string, tasks: string[], filters: string[]): Invocation => [
+    bin,
+    ["run", ...tasks, ...filters.map((f) => `--filter=${f}`), "--output-logs=new-only", "--log-order=grouped"],
+  ],
+  gitLsRemoteTags: (): Invocation => ["git", ["ls-remote", "--tags", "--refs", "origin"]],
+  gitTag: (tag: string): Invocation => ["git", ["tag", "-a", tag, "-m", tag]],
+  gitPushTags: (tags: string[]): Invocation => ["git", ["push", "--atomic", "origin", ...tags.map((t) => `refs/tags/${t}:refs/tags/${t}`)]],
+  gitStatus: (): Invocation => ["git", ["status", "--porcelain", "--untracked-files=normal"]],
+  gitHead: (): Invocation => ["git", ["rev-parse", "HEAD"]],
+} as const;
+
+/** The workspace's own turbo when installed, else the one flotilla depends on. */
+export function turboBin(rootDir: string): string {
+  const local = path.join(rootDir, "node_modules", ".bin", "turbo");
+  if (existsSync(local)) return local;
+  const pkg = createRequire(import.meta.url).resolve("turbo/package.json");
+  return path.join(path.dirname(pkg), "bin", "turbo");
+}
+
+export function show(inv: Invocation): string {
+  return [inv[0], ...inv[1].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a)))].join(" ");
+}

@@ -1,0 +1,198 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createTag, pushTags } from "../adapters/git.ts";
+import { packWithPnpm, readPacked } from "../adapters/pnpm.ts";
+import { turboRun } from "../adapters/turbo.ts";
+import { InputError, ReleaseError } from "../errors.ts";
+import { orderSteps, runSteps, type StepHandler, type StepOutcome } from "../execute/runner.ts";
+import { observeState } from "../observe/state.ts";
+import { type PublishPlan, planPublish, STAGING_TAG, type Step } from "../plan/publish-plan.ts";
+import { preflightChecks } from "../preflight.ts";
+import { writeGithubOutputs } from "../report/github.ts";
+import type { Logger } from "../report/log.ts";
+import { type PublishResult, summarize } from "../report/result.ts";
+import { type CommonOptions, discover, type ReleaseContext, registryFor } from "./context.ts";
+
+export interface PublishOptions extends CommonOptions {
+  dryRun?: boolean;
+  skipBuild?: boolean;
+  allowDirty?: boolean;
+  concurrency?: number;
+  log: Logger;
+}
+
+export interface PublishOutcome {
+  result: PublishResult;
+  /** The plan, with every step (what a dry run printed). */
+  plan: PublishPlan;
+  exitCode: 0 | 1;
+  dryRun: boolean;
+}
+
+/**
+ * `flotilla publish` (SPEC §5): discover → preflight → diff → build → publish → tags → report.
+ * Each phase is a function below; side effects start only after preflight passed.
+ */
+export async function publishCommand(opts: PublishOptions): Promise<PublishOutcome> {
+  const started = Date.now();
+  const ctx = await discover(opts);
+  const { log } = opts;
+  await preflight(ctx, opts);
+  const plan = await diff(ctx);
+  const work = plan.units.filter((u) => u.hasWork);
+  if (work.length === 0) {
+    log.info("Nothing to release: every version is already released.");
+    return finish(ctx, plan, new Map(), started, false);
+  }
+  if (opts.dryRun) {
+    describe(plan, log);
+    return { result: { releases: summarizeDry(plan), durationMs: Date.now() - started }, plan, exitCode: 0, dryRun: true };
+  }
+  await build(ctx, plan, opts);
+  const outcomes = await execute(ctx, plan, opts);
+  return finish(ctx, plan, outcomes, started, true);
+}
+
+async function preflight(ctx: ReleaseContext, opts: PublishOptions): Promise<void> {
+  const packages = ctx.workspace.packages.filter((p) => !ctx.only || ctx.only.has(p.name));
+  const checks = preflightChecks({ ...ctx, packages, allowDirty: opts.allowDirty ?? false });
+  const results = await Promise.all(checks.map((c) => c.run()));
+  for (const w of results.flatMap((r) => r.warnings)) opts.log.warn(w);
+  const problems = results.flatMap((r) => r.problems);
+  if (problems.length) throw new InputError(problems);
+}
+
+async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
+  const npmPackages = ctx.stages.has("npm")
+    ? ctx.workspace.packages
+        .filter((p) => !p.private && (!ctx.only || ctx.only.has(p.name)))
+        .map((p) => ({ name: p.name, registry: registryFor(ctx, p.name) }))
+    : [];
+  const state = await observeState({ rootDir: ctx.rootDir, npmPackages, readGit: ctx.stages.has("git") && ctx.config.git.tags });
+  return planPublish({
+    workspace: ctx.workspace,
+    config: ctx.config,
+    tagPrivate: ctx.tagPrivate,
+    state,
+    stages: ctx.stages,
+    only: ctx.only,
+  });
+}
+
+/** A dry run is the executor describing the plan: reads ran, writes are printed (STYLE 2). */
+function describe(plan: PublishPlan, log: Logger): void {
+  log.info(`Dry run: ${plan.units.filter((u) => u.hasWork).length} release(s) with work; these steps would run, in this order:`);
+  for (const s of orderSteps(plan.steps)) log.info(`  ${s.describe}${s.deps.length ? `  (after ${s.deps.join(", ")})` : ""}`);
+}
+
+function summarizeDry(plan: PublishPlan) {
+  return summarize(plan, new Map()).map((r) => ({
+    ...r,
+    status: plan.units.find((u) => u.name === r.name)!.hasWork ? ("skipped" as const) : r.status,
+  }));
+}
+
+async function build(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<void> {
+  if (opts.skipBuild) return;
+  const names = plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.name);
+  if (names.length === 0) return;
+  const tasks = ctx.config.build.tasks;
+  await opts.log.group(`turbo run ${tasks.join(" ")} (${names.length} package${names.length === 1 ? "" : "s"})`, async () => {
+    const r = await turboRun(ctx.rootDir, tasks, names, opts.log.raw);
+    if (!r.ok) throw new ReleaseError(`turbo run ${tasks.join(" ")} failed (exit ${r.exitCode}): nothing was published`);
+  });
+}
+
+async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<Map<string, StepOutcome>> {
+  const { log } = opts;
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "flotilla-pack-"));
+  try {
+    const toPack = plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.name);
+    let packed = new Map<string, { tarball: string }>();
+    let packError: string | undefined;
+    if (toPack.length) {
+      try {
+        packed = await log.group(`pnpm pack (${toPack.length})`, () => packWithPnpm(ctx.rootDir, toPack, tmp));
+      } catch (err) {
+        packError = (err as Error).message;
+      }
+    }
+    const created: string[] = [];
+    const handler: StepHandler = async (step) => {
+      const u = plan.units.find((x) => x.name === step.pkg);
+      switch (step.kind) {
+        case "npm-publish": {
+          const npm = u!.npm!;
+          const p = packed.get(u!.name);
+          if (!p) return { status: "failed", error: packError ?? "pnpm pack produced no tarball" };
+          const { manifest, data } = await readPacked(p.tarball);
+          const reg = registryFor(ctx, u!.name);
+          const promoteLast = ctx.config.npm.promote === "last";
+          const r = await reg.publish(manifest, data, { tag: promoteLast ? STAGING_TAG : npm.distTag, access: ctx.config.npm.access });
+          // GitHub Packages does not move `latest` by itself: set the final dist-tag explicitly.
+          if (!promoteLast) await reg.setDistTag(npm.name, npm.version, npm.distTag);
+          return r === "published"
+            ? { status: "done", detail: `published ${npm.name}@${npm.version} (${promoteLast ? STAGING_TAG : npm.distTag})` }
+            : { status: "noop", detail: `${npm.name}@${npm.version} was already on the registry` };
+        }
+        case "npm-promote": {
+          const npm = u!.npm!;
+          const reg = registryFor(ctx, u!.name);
+          await reg.setDistTag(npm.name, npm.version, npm.distTag);
+          if (ctx.config.npm.promote === "last") await reg.removeDistTag(npm.name, STAGING_TAG);
+          return { status: "done", detail: `dist-tag ${npm.distTag} → ${npm.name}@${npm.version}` };
+        }
+        case "git-tag": {
+          await createTag(ctx.rootDir, u!.gitTag!.tag);
+          created.push(u!.gitTag!.tag);
+          return { status: "done", detail: `tagged ${u!.gitTag!.tag}` };
+        }
+        case "git-push": {
+          const ready = new Set(created);
+          for (const x of plan.units) if (x.gitTag?.action === "push" && releaseOk(plan, x.name, outcomesSoFar)) ready.add(x.gitTag.tag);
+          if (ready.size === 0) return { status: "skipped", detail: "no tag to push" };
+          await pushTags(ctx.rootDir, [...ready]);
+          return { status: "done", detail: `pushed ${[...ready].join(", ")}` };
+        }
+      }
+    };
+    const outcomesSoFar = new Map<string, StepOutcome>();
+    const outcomes = await runSteps(plan.steps, handler, {
+      concurrency: opts.concurrency ?? 8,
+      onSettled: (step: Step, o: StepOutcome) => {
+        outcomesSoFar.set(step.id, o);
+        const what =
+          o.status === "failed"
+            ? `FAILED ${step.describe}: ${o.error}`
+            : o.status === "skipped"
+              ? `skipped ${step.describe}: ${o.detail}`
+              : (o.detail ?? step.describe);
+        log.info(what);
+      },
+    });
+    return outcomes;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Every step of a package succeeded (or it had none). */
+function releaseOk(plan: PublishPlan, name: string, outcomes: ReadonlyMap<string, StepOutcome>): boolean {
+  return plan.steps.filter((s) => s.pkg === name).every((s) => ["done", "noop"].includes(outcomes.get(s.id)?.status ?? "failed"));
+}
+
+async function finish(
+  ctx: ReleaseContext,
+  plan: PublishPlan,
+  outcomes: Map<string, StepOutcome>,
+  started: number,
+  ran: boolean,
+): Promise<PublishOutcome> {
+  const push = outcomes.get("git-push");
+  const releases = summarize(plan, outcomes, { pushFailed: push?.status === "failed" ? push.error : undefined });
+  const result: PublishResult = JSON.parse(ctx.secrets.redact(JSON.stringify({ releases, durationMs: Date.now() - started })));
+  await writeGithubOutputs(result.releases, ctx.env);
+  const failed = result.releases.some((r) => r.status === "failed" || r.status === "skipped") || push?.status === "failed";
+  return { result, plan, exitCode: ran && failed ? 1 : 0, dryRun: false };
+}

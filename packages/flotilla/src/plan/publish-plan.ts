@@ -1,0 +1,170 @@
+import semver from "semver";
+import type { Config } from "../config/load.ts";
+import type { Workspace, WorkspacePackage } from "../workspace/discover.ts";
+import { topologicalLayers } from "../workspace/discover.ts";
+import { distTagFor } from "./dist-tag.ts";
+import { npmRegistryFor } from "./release-plan.ts";
+
+/** The staging dist-tag of `npm.promote: "last"`: versions wait under it until promotion. */
+export const STAGING_TAG = "flotilla-staging";
+
+export type Stage = "npm" | "images" | "git" | "github";
+
+/** What the sources of truth hold (SPEC §5.3), read by the observer. */
+export interface RegistryState {
+  /** Packument per public package name; null = never published. */
+  npm: ReadonlyMap<string, { versions: ReadonlySet<string>; distTags: Readonly<Record<string, string>> } | null>;
+  /** Tags on origin. */
+  remoteTags: ReadonlySet<string>;
+  /** Tags in the local repository (created by an earlier run that died before pushing). */
+  localTags: ReadonlySet<string>;
+}
+
+export interface NpmWork {
+  name: string;
+  version: string;
+  registry: string;
+  /** Final dist-tag (SPEC §6). */
+  distTag: string;
+  /** "publish": the version is missing; "tag": present, but its dist-tag is not set; "none": done. */
+  action: "publish" | "tag" | "none";
+}
+
+export interface GitTagWork {
+  tag: string;
+  /** "create": not on origin and not local; "push": local only; "none": on origin. */
+  action: "create" | "push" | "none";
+}
+
+export interface ReleaseUnit {
+  name: string;
+  version: string;
+  pkg: WorkspacePackage;
+  npm: NpmWork | null;
+  gitTag: GitTagWork | null;
+  /** True when something is missing. */
+  hasWork: boolean;
+}
+
+export type StepKind = "npm-publish" | "npm-promote" | "git-tag" | "git-push";
+
+export interface Step {
+  id: string;
+  kind: StepKind;
+  /** Package this step belongs to (none for git-push). */
+  pkg?: string;
+  deps: string[];
+  /** Run once deps have settled, whatever their outcome (git-push pushes what exists). */
+  settle?: boolean;
+  /** Run only when every dep succeeded, else skipped (promotion waits for the whole release). */
+  requireAllOk?: boolean;
+  /** One line saying what the step does (dry run and logs). */
+  describe: string;
+}
+
+export interface PublishPlan {
+  units: ReleaseUnit[];
+  steps: Step[];
+}
+
+export interface PublishPlanInput {
+  workspace: Workspace;
+  config: Config;
+  /** changesets' `privatePackages.tag`: private packages get git tags. */
+  tagPrivate: boolean;
+  state: RegistryState;
+  stages: ReadonlySet<Stage>;
+  /** Only these packages (already matched against --filter); all when undefined. */
+  only?: ReadonlySet<string>;
+}
+
+/**
+ * Pure: workspace versions + registry state → what is missing and the steps that make it, each
+ * step with the steps it waits for. A version is released when its npm version (with its
+ * dist-tag) is on the registry and its git tag is on origin; anything missing is the work.
+ */
+export function planPublish(input: PublishPlanInput): PublishPlan {
+  const { workspace, config, state, stages } = input;
+  const units: ReleaseUnit[] = [];
+  for (const pkg of workspace.packages) {
+    if (input.only && !input.only.has(pkg.name)) continue;
+    let npm: NpmWork | null = null;
+    if (!pkg.private && stages.has("npm")) {
+      const doc = state.npm.get(pkg.name) ?? null;
+      const distTag = distTagFor(pkg.version, doc?.distTags.latest);
+      const present = doc?.versions.has(pkg.version) ?? false;
+      const current = doc?.distTags[distTag];
+      const tagged = current !== undefined && semver.valid(current) !== null && semver.gte(current, pkg.version);
+      npm = {
+        name: pkg.name,
+        version: pkg.version,
+        registry: npmRegistryFor(pkg.manifest, config.npm),
+        distTag,
+        action: !present ? "publish" : tagged ? "none" : "tag",
+      };
+    }
+    const taggable = config.git.tags && stages.has("git") && (!pkg.private || input.tagPrivate);
+    let gitTag: GitTagWork | null = null;
+    if (taggable) {
+      const tag = `${pkg.name}@${pkg.version}`;
+      gitTag = { tag, action: state.remoteTags.has(tag) ? "none" : state.localTags.has(tag) ? "push" : "create" };
+    }
+    const hasWork = (npm?.action ?? "none") !== "none" || (gitTag?.action ?? "none") !== "none";
+    units.push({ name: pkg.name, version: pkg.version, pkg, npm, gitTag, hasWork });
+  }
+  return { units, steps: stepsFor(units, config) };
+}
+
+function stepsFor(units: ReleaseUnit[], config: Config): Step[] {
+  const steps: Step[] = [];
+  const promoteLast = config.npm.promote === "last";
+  const publishing = new Map(units.filter((u) => u.npm?.action === "publish").map((u) => [u.name, u]));
+  // npm publishes in dependency order: a package waits for the workspace packages it depends on
+  // that are published in this run (the others are on the registry already).
+  const order = topologicalLayers([...publishing.values()].map((u) => ({ name: u.name, internalDeps: u.pkg.internalDeps }))).flat();
+  for (const name of order) {
+    const u = publishing.get(name)!;
+    const npm = u.npm!;
+    steps.push({
+      id: `npm-publish:${name}`,
+      kind: "npm-publish",
+      pkg: name,
+      deps: u.pkg.internalDeps.filter((d) => publishing.has(d)).map((d) => `npm-publish:${d}`),
+      describe: `publish ${name}@${npm.version} to ${npm.registry} under dist-tag "${promoteLast ? STAGING_TAG : npm.distTag}"`,
+    });
+  }
+  const artifactSteps = steps.map((s) => s.id);
+  for (const u of units) {
+    const npm = u.npm;
+    if (!npm || npm.action === "none") continue;
+    if (npm.action === "tag" || promoteLast) {
+      steps.push({
+        id: `npm-promote:${u.name}`,
+        kind: "npm-promote",
+        pkg: u.name,
+        // Promotion waits for every artifact of the run (SPEC §5.9) when promoting last.
+        deps: promoteLast ? artifactSteps : npm.action === "publish" ? [`npm-publish:${u.name}`] : [],
+        requireAllOk: promoteLast,
+        describe: `point dist-tag "${npm.distTag}" of ${u.name} at ${npm.version}`,
+      });
+    }
+  }
+  const tagSteps: string[] = [];
+  for (const u of units) {
+    if (!u.gitTag || u.gitTag.action !== "create") continue;
+    const deps = [`npm-publish:${u.name}`, `npm-promote:${u.name}`].filter((id) => steps.some((s) => s.id === id));
+    steps.push({ id: `git-tag:${u.name}`, kind: "git-tag", pkg: u.name, deps, describe: `create git tag ${u.gitTag.tag}` });
+    tagSteps.push(`git-tag:${u.name}`);
+  }
+  const pushable = units.filter((u) => u.gitTag && u.gitTag.action !== "none");
+  if (config.git.push && pushable.length > 0) {
+    steps.push({
+      id: "git-push",
+      kind: "git-push",
+      deps: tagSteps,
+      settle: true,
+      describe: `push ${pushable.map((u) => u.gitTag!.tag).join(", ")} to origin`,
+    });
+  }
+  return steps;
+}

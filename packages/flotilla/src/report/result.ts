@@ -1,0 +1,64 @@
+import type { StepOutcome } from "../execute/runner.ts";
+import type { PublishPlan, ReleaseUnit } from "../plan/publish-plan.ts";
+
+export type ReleaseStatus = "published" | "already-released" | "failed" | "skipped";
+
+/** One entry of the `--json` document (SPEC §7). */
+export interface ReleaseResult {
+  name: string;
+  version: string;
+  status: ReleaseStatus;
+  npm: { name: string; version: string; registry: string; distTag: string } | null;
+  image: { name: string; tags: string[]; digest: string | null } | null;
+  gitTag: string | null;
+  release: { url: string } | null;
+  error?: string;
+}
+
+export interface PublishResult {
+  releases: ReleaseResult[];
+  durationMs: number;
+}
+
+/** Folds step outcomes into one status per release: failed > skipped > published > already-released. */
+export function summarize(
+  plan: PublishPlan,
+  outcomes: ReadonlyMap<string, StepOutcome>,
+  opts: { pushFailed?: string } = {},
+): ReleaseResult[] {
+  return plan.units.map((u) => {
+    const own = plan.steps.filter((s) => s.pkg === u.name).map((s) => [s, outcomes.get(s.id)] as const);
+    const failed = own.find(([, o]) => o?.status === "failed");
+    const skipped = own.find(([, o]) => o?.status === "skipped");
+    const did = own.some(([, o]) => o?.status === "done");
+    const pushed = u.gitTag && u.gitTag.action !== "none" && opts.pushFailed;
+    let status: ReleaseStatus = !u.hasWork ? "already-released" : "published";
+    let error: string | undefined;
+    if (failed) {
+      status = "failed";
+      error = `${failed[0].describe}: ${failed[1]?.error ?? "failed"}`;
+    } else if (skipped) {
+      status = "skipped";
+      error = `skipped: ${skipped[1]?.detail ?? "a dependency did not release"}`;
+    } else if (pushed) {
+      status = "failed";
+      error = `pushing tag ${u.gitTag!.tag} failed: ${opts.pushFailed}`;
+    } else if (u.hasWork && !did && own.length > 0) {
+      status = "already-released";
+    }
+    return toResult(u, status, error);
+  });
+}
+
+function toResult(u: ReleaseUnit, status: ReleaseStatus, error: string | undefined): ReleaseResult {
+  return {
+    name: u.name,
+    version: u.version,
+    status,
+    npm: u.npm ? { name: u.npm.name, version: u.npm.version, registry: u.npm.registry, distTag: u.npm.distTag } : null,
+    image: null,
+    gitTag: u.gitTag?.tag ?? null,
+    release: null,
+    ...(error ? { error } : {}),
+  };
+}
