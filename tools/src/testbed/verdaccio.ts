@@ -38,7 +38,7 @@ export async function startVerdaccio(dir: string): Promise<NpmRegistryService> {
     "    unpublish: $authenticated",
     "server:",
     "  keepAliveTimeout: 60",
-    "max_body_size: 100mb",
+    "max_body_size: 10mb",
     "log:",
     "  type: file",
     `  path: ${logFile}`,

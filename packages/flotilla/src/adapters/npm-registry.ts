@@ -74,7 +74,12 @@ export class NpmRegistry {
           retries: 1,
         },
       );
-      if (res.ok) return { ok: true, username: ((await res.json()) as { username?: string }).username ?? "?" };
+      if (res.ok) {
+        // Some registries (Verdaccio) answer 200 `{}` to an unknown token; npm treats a missing
+        // username as "not logged in", and so does flotilla.
+        const username = ((await res.json().catch(() => ({}))) as { username?: string }).username;
+        return username ? { ok: true, username } : { ok: false, status: res.status, reason: "token refused" };
+      }
       await res.body?.cancel();
       return { ok: false, status: res.status, reason: res.status === 401 || res.status === 403 ? "token refused" : `HTTP ${res.status}` };
     } catch (err) {

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { execa } from "execa";
+import pLimit from "p-limit";
 import * as tar from "tar";
 import { tools } from "./tools.ts";
 
@@ -27,6 +28,32 @@ export async function packWithPnpm(rootDir: string, names: string[], dest: strin
   if (r.exitCode !== 0 || err) throw new Error(`pnpm pack failed: ${err?.message ?? r.stderr.slice(0, 2000)}`);
   const list = (Array.isArray(parsed) ? parsed : [parsed]) as { name: string; version: string; filename: string }[];
   return new Map(list.map((p) => [p.name, { name: p.name, version: p.version, tarball: p.filename }]));
+}
+
+/**
+ * Packs everything in one pnpm process; when that fails (one package's prepack script, say),
+ * packs each package on its own so the failure stays with the package that caused it.
+ */
+export async function packEach(rootDir: string, names: string[], dest: string): Promise<Map<string, PackedPackage | Error>> {
+  try {
+    return await packWithPnpm(rootDir, names, dest);
+  } catch {
+    const limit = pLimit(4);
+    const out = new Map<string, PackedPackage | Error>();
+    await Promise.all(
+      names.map((n) =>
+        limit(async () => {
+          try {
+            const one = await packWithPnpm(rootDir, [n], dest);
+            out.set(n, one.get(n) ?? new Error("pnpm pack produced no tarball"));
+          } catch (err) {
+            out.set(n, err as Error);
+          }
+        }),
+      ),
+    );
+    return out;
+  }
 }
 
 /** The packed `package/package.json` (what the registry will serve) and the tarball bytes. */

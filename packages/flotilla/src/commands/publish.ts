@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createTag, pushTags } from "../adapters/git.ts";
-import { packWithPnpm, readPacked } from "../adapters/pnpm.ts";
+import { packEach, readPacked } from "../adapters/pnpm.ts";
 import { turboRun } from "../adapters/turbo.ts";
 import { InputError, ReleaseError } from "../errors.ts";
 import { orderSteps, runSteps, type StepHandler, type StepOutcome } from "../execute/runner.ts";
@@ -109,15 +109,7 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
   const tmp = await mkdtemp(path.join(os.tmpdir(), "flotilla-pack-"));
   try {
     const toPack = plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.name);
-    let packed = new Map<string, { tarball: string }>();
-    let packError: string | undefined;
-    if (toPack.length) {
-      try {
-        packed = await log.group(`pnpm pack (${toPack.length})`, () => packWithPnpm(ctx.rootDir, toPack, tmp));
-      } catch (err) {
-        packError = (err as Error).message;
-      }
-    }
+    const packed = toPack.length ? await log.group(`pnpm pack (${toPack.length})`, () => packEach(ctx.rootDir, toPack, tmp)) : new Map();
     const created: string[] = [];
     const handler: StepHandler = async (step) => {
       const u = plan.units.find((x) => x.name === step.pkg);
@@ -125,7 +117,7 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
         case "npm-publish": {
           const npm = u!.npm!;
           const p = packed.get(u!.name);
-          if (!p) return { status: "failed", error: packError ?? "pnpm pack produced no tarball" };
+          if (!p || p instanceof Error) return { status: "failed", error: p?.message ?? "pnpm pack produced no tarball" };
           const { manifest, data } = await readPacked(p.tarball);
           const reg = registryFor(ctx, u!.name);
           const promoteLast = ctx.config.npm.promote === "last";

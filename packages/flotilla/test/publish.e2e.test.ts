@@ -1,0 +1,266 @@
+/**
+ * `flotilla publish` end to end: the real binary against the testbed's Verdaccio and bare git
+ * remotes. Assertions are on what the registry and origin hold afterwards and on what the
+ * user was told.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { FLOTILLA_BIN, REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
+import { copyTree, gitCommitAll, tempDir, writeTree } from "./helpers/fixtures.ts";
+import {
+  envFor,
+  packument,
+  releasableWorkspace,
+  remoteTagNames,
+  setVersion,
+  testbed,
+  uniqueScope,
+  verdaccioRequests,
+} from "./helpers/testbed.ts";
+
+const chain = (s: string) => [
+  { name: `@${s}/base`, version: "1.0.0" },
+  { name: `@${s}/mid`, version: "1.1.0", dependencies: { [`@${s}/base`]: "workspace:^" } },
+  { name: `@${s}/top`, version: "0.3.0", dependencies: { [`@${s}/mid`]: "workspace:^" } },
+  { name: `@${s}/side`, version: "2.0.0" },
+  { name: `@${s}/app`, version: "1.0.0", private: true, dir: "apps/app", dependencies: { [`@${s}/top`]: "workspace:*" } },
+];
+const puts = (tb: ReturnType<typeof testbed>, scope: string) =>
+  verdaccioRequests(tb, scope).filter((r) => r.method === "PUT" && /^\/@[^/]+\/[^/]+$/.test(r.url));
+
+describe("flotilla publish", () => {
+  it("releases examples/ after `changeset version`: every public package, real ranges, no private package, tags on origin; a rerun does nothing", async () => {
+    const tb = testbed();
+    const dir = copyTree(path.join(REPO_ROOT, "examples"));
+    // A unique scope, so reruns of the suite on one testbed do not collide.
+    const scope = uniqueScope();
+    for (const f of execFileSync("git", ["ls-files"], { cwd: path.join(REPO_ROOT, "examples"), encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)) {
+      const p = path.join(dir, f);
+      if (statSync(p).isFile()) writeFileSync(p, readFileSync(p, "utf8").replaceAll("@acme/", `@${scope}/`));
+    }
+    execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
+    gitCommitAll(dir, "initial");
+    const origin = path.join(tempDir(), "origin.git");
+    execFileSync("git", ["init", "--bare", "-q", origin]);
+    execFileSync("git", ["remote", "add", "origin", origin], { cwd: dir });
+    execFileSync(path.join(REPO_ROOT, "node_modules/.bin/changeset"), ["version"], { cwd: dir });
+    execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
+    gitCommitAll(dir, "Version Packages");
+
+    const env = envFor(tb);
+    const r = await runFlotilla(["publish", "--json", "--only", "npm", "--only", "git"], { cwd: dir, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as { releases: { name: string; version: string; status: string }[] };
+    const byName = Object.fromEntries(result.releases.map((x) => [x.name.replace(`@${scope}/`, ""), x]));
+    expect(byName.tokens).toMatchObject({ version: "1.1.0", status: "published" });
+    expect(byName.core).toMatchObject({ version: "1.2.1", status: "published" });
+    expect(byName.ui).toMatchObject({ version: "0.4.1", status: "published" });
+
+    for (const [n, v] of [
+      ["tokens", "1.1.0"],
+      ["core", "1.2.1"],
+      ["ui", "0.4.1"],
+    ] as const) {
+      const doc = await packument(tb, `@${scope}/${n}`);
+      expect(Object.keys(doc!.versions)).toEqual([v]);
+      expect(doc!["dist-tags"].latest).toBe(v);
+      expect(JSON.stringify(doc!.versions[v]!.dependencies ?? {})).not.toContain("workspace:");
+    }
+    expect((await packument(tb, `@${scope}/ui`))!.versions["0.4.1"]!.dependencies).toEqual({
+      [`@${scope}/core`]: "^1.2.1",
+      [`@${scope}/tokens`]: "^1.1.0",
+    });
+    expect(await packument(tb, `@${scope}/web`)).toBeNull();
+    expect(await packument(tb, `@${scope}/api`)).toBeNull();
+    expect(remoteTagNames(origin)).toEqual(
+      [`@${scope}/api@2.0.5`, `@${scope}/core@1.2.1`, `@${scope}/tokens@1.1.0`, `@${scope}/ui@0.4.1`, `@${scope}/web@1.4.0`].sort(),
+    );
+
+    const before = puts(tb, scope).length;
+    const again = await runFlotilla(["publish", "--only", "npm", "--only", "git"], { cwd: dir, env });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toContain("Nothing to release");
+    expect(puts(tb, scope).length).toBe(before);
+  });
+
+  it("a run killed with SIGKILL after its first publish is finished by a rerun; every version is published exactly once", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, origin } = releasableWorkspace(chain(s));
+    const env = envFor(tb);
+    const child = spawn(process.execPath, [FLOTILLA_BIN, "publish", "--skip-build", "--concurrency", "1"], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      stdio: "ignore",
+    });
+    const deadline = Date.now() + 60_000;
+    while (!puts(tb, s).some((p) => p.status === 201) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    expect(puts(tb, s).filter((p) => p.status === 201).length).toBeGreaterThanOrEqual(1);
+    expect(remoteTagNames(origin)).toEqual([]);
+
+    const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    const ok = puts(tb, s).filter((p) => p.status === 201);
+    expect(ok.map((p) => p.url).sort()).toEqual([`/@${s}/base`, `/@${s}/mid`, `/@${s}/side`, `/@${s}/top`]);
+    expect(remoteTagNames(origin)).toEqual([
+      `@${s}/app@1.0.0`,
+      `@${s}/base@1.0.0`,
+      `@${s}/mid@1.1.0`,
+      `@${s}/side@2.0.0`,
+      `@${s}/top@0.3.0`,
+    ]);
+  });
+
+  it("a rejected publish skips its dependents, releases the rest, exits 1; a rerun after the fix finishes", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    // Verdaccio's max_body_size (10 MB) rejects this package's publish request: a real registry refusal.
+    const big = randomBytes(9 * 1024 * 1024).toString("base64");
+    const { dir, origin } = releasableWorkspace(chain(s), { "packages/mid/blob.txt": big });
+    const env = envFor(tb);
+    const r = await runFlotilla(["publish", "--skip-build", "--json"], { cwd: dir, env });
+    expect(r.exitCode).toBe(1);
+    const rel = Object.fromEntries(
+      (JSON.parse(r.stdout) as { releases: { name: string; status: string; error?: string }[] }).releases.map((x) => [
+        x.name.split("/")[1],
+        x,
+      ]),
+    );
+    expect(rel.base!.status).toBe("published");
+    expect(rel.side!.status).toBe("published");
+    expect(rel.mid!.status).toBe("failed");
+    expect(rel.mid!.error).toMatch(/publish @\S+\/mid@1\.1\.0/);
+    expect(rel.top!.status).toBe("skipped");
+    expect(rel.top!.error).toContain(`@${s}/mid failed`);
+    expect(await packument(tb, `@${s}/top`)).toBeNull();
+    // The private app has no artifact of its own, so its tag goes out; the failed ones do not.
+    expect(remoteTagNames(origin)).toEqual([`@${s}/app@1.0.0`, `@${s}/base@1.0.0`, `@${s}/side@2.0.0`]);
+
+    rmSync(path.join(dir, "packages/mid/blob.txt"));
+    gitCommitAll(dir, "drop the blob");
+    const again = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(Object.keys((await packument(tb, `@${s}/top`))!.versions)).toEqual(["0.3.0"]);
+    expect(remoteTagNames(origin)).toHaveLength(5);
+    expect(puts(tb, s).filter((p) => p.status === 201 && p.url === `/@${s}/base`)).toHaveLength(1);
+  });
+
+  it("dist-tags: a maintenance release below latest does not move latest; a prerelease goes to its channel", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir } = releasableWorkspace([{ name: `@${s}/lib`, version: "2.0.0" }]);
+    const env = envFor(tb);
+    expect((await runFlotilla(["publish", "--skip-build"], { cwd: dir, env })).exitCode).toBe(0);
+    setVersion(dir, "packages/lib", "1.5.0");
+    const maint = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(maint.exitCode, maint.stdout + maint.stderr).toBe(0);
+    expect(maint.stdout).toContain("(latest-1)");
+    setVersion(dir, "packages/lib", "3.0.0-rc.0");
+    expect((await runFlotilla(["publish", "--skip-build"], { cwd: dir, env })).exitCode).toBe(0);
+    expect((await packument(tb, `@${s}/lib`))!["dist-tags"]).toEqual({ latest: "2.0.0", "latest-1": "1.5.0", rc: "3.0.0-rc.0" });
+  });
+
+  it("with npm.promote last, versions wait under the staging tag and latest moves only when the whole release exists", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir } = releasableWorkspace(chain(s), { "flotilla.config.json": { npm: { promote: "last" } } });
+    const env = envFor(tb);
+    expect((await runFlotilla(["publish", "--skip-build"], { cwd: dir, env })).exitCode).toBe(0);
+    // Next release: base moves on, side's publish is refused by the registry (too large).
+    writeFileSync(path.join(dir, "packages/side/blob.txt"), randomBytes(9 * 1024 * 1024).toString("base64"));
+    setVersion(dir, "packages/side", "2.0.1");
+    setVersion(dir, "packages/base", "1.0.1");
+    const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(r.exitCode, r.stdout).toBe(1);
+    expect(r.stdout).toMatch(/skipped\s+@\S+\/base@1\.0\.1 — skipped: waiting for the whole release: @\S+\/side failed/);
+    const base = await packument(tb, `@${s}/base`);
+    expect(Object.keys(base!.versions).sort()).toEqual(["1.0.0", "1.0.1"]);
+    expect(base!["dist-tags"]).toEqual({ latest: "1.0.0", "flotilla-staging": "1.0.1" });
+
+    rmSync(path.join(dir, "packages/side/blob.txt"));
+    gitCommitAll(dir, "fix");
+    const again = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect((await packument(tb, `@${s}/base`))!["dist-tags"]).toEqual({ latest: "1.0.1" });
+    expect((await packument(tb, `@${s}/side`))!["dist-tags"]).toEqual({ latest: "2.0.1" });
+  });
+
+  it("--dry-run reads the registry and prints the steps without doing them", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, origin } = releasableWorkspace(chain(s));
+    const r = await runFlotilla(["publish", "--dry-run"], { cwd: dir, env: envFor(tb) });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`publish @${s}/base@1.0.0 to ${tb.npm.url} under dist-tag "latest"`);
+    expect(r.stdout).toMatch(new RegExp(`publish @${s}/mid@1\\.1\\.0 .*\\(after npm-publish:@${s}/base\\)`));
+    expect(r.stdout).toContain(`create git tag @${s}/app@1.0.0`);
+    expect(puts(tb, s)).toEqual([]);
+    expect(remoteTagNames(origin)).toEqual([]);
+  });
+
+  it("scope ≠ owner against GitHub Packages → exit 2 naming the package, nothing published", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, origin } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
+    const r = await runFlotilla(["publish", "--skip-build"], {
+      cwd: dir,
+      env: envFor(tb, { FLOTILLA_NPM_REGISTRY: "https://npm.pkg.github.com" }),
+    });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`packages/lib/package.json: name: @${s}/lib: scope @${s} is not the owner "acme"`);
+    expect(r.stderr).toContain(`rename it to @acme/lib`);
+    expect(remoteTagNames(origin)).toEqual([]);
+  });
+
+  it("preflight collects every problem: refused token and a dirty tree → exit 2, nothing done", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, origin } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
+    writeFileSync(path.join(dir, "packages/lib/index.js"), "changed\n");
+    const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env: envFor(tb, { NODE_AUTH_TOKEN: "not-a-valid-token-123" }) });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("2 problems");
+    expect(r.stderr).toMatch(/uncommitted changes \(packages\/lib\/index\.js\)/);
+    expect(r.stderr).toContain(`${tb.npm.url}: token refused`);
+    expect(puts(tb, s)).toEqual([]);
+    expect(remoteTagNames(origin)).toEqual([]);
+  });
+
+  it("no token reaches the output, the JSON, the summary, the outputs file or the repository", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir } = releasableWorkspace(chain(s));
+    const outDir = tempDir();
+    const outputs = path.join(outDir, "output");
+    const summary = path.join(outDir, "summary");
+    writeTree({ output: "", summary: "" }, outDir);
+    const env = envFor(tb, { GITHUB_OUTPUT: outputs, GITHUB_STEP_SUMMARY: summary, GITHUB_ACTIONS: "true" });
+    const r = await runFlotilla(["publish", "--skip-build", "--json", "--verbose"], { cwd: dir, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = readFileSync(outputs, "utf8");
+    expect(out).toContain("publishedPackages");
+    expect(out).toContain(`{"name":"@${s}/base","version":"1.0.0"}`);
+    expect(readFileSync(summary, "utf8")).toContain(`@${s}/base`);
+    const haystacks = [r.stdout, r.stderr, out, readFileSync(summary, "utf8"), ...filesUnder(dir).map((f) => readFileSync(f, "latin1"))];
+    for (const secret of [tb.npm.token, Buffer.from(tb.npm.token).toString("base64"), tb.github.token]) {
+      for (const h of haystacks) expect(h.includes(secret)).toBe(false);
+    }
+  });
+});
+
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
