@@ -1,5 +1,10 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type Docker from "dockerode";
+import { pingDocker } from "./adapters/docker.ts";
 import { dirtyFiles, hasOrigin } from "./adapters/git.ts";
 import type { NpmRegistry } from "./adapters/npm-registry.ts";
+import { type OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
 import type { Config } from "./config/load.ts";
 import type { Problem } from "./errors.ts";
 import type { Stage } from "./plan/publish-plan.ts";
@@ -16,7 +21,14 @@ export interface PreflightInput {
   npmToken: string | undefined;
   registries: Map<string, NpmRegistry>;
   allowDirty: boolean;
+  imageNames: Map<string, string>;
+  ociRegistries: Map<string, OciRegistry>;
+  imageAuth: { username: string | undefined; password: string | undefined };
+  docker: () => Docker;
 }
+
+/** OCI repository path rule (distribution spec). */
+const OCI_REPO = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
 
 export interface PreflightCheck {
   name: string;
@@ -76,6 +88,78 @@ export function preflightChecks(input: PreflightInput): { name: string; run: () 
             message: "the repository has no `origin` remote to push tags to",
             hint: 'add one (git remote add origin URL) or set "git": {"push": false}',
           });
+        }
+      }),
+    );
+  }
+  const imagePkgs = input.packages.filter((p) => p.dockerfile);
+  if (input.stages.has("images") && imagePkgs.length > 0) {
+    checks.push(
+      check("Dockerfiles present and image names valid", (c) => {
+        for (const p of imagePkgs) {
+          const app = input.config.images.apps[p.name];
+          const context = path.resolve(p.dir, app?.context ?? ".");
+          const dockerfile = path.resolve(p.dir, p.dockerfile!);
+          if (!existsSync(dockerfile)) {
+            c.problems.push({
+              code: "DOCKERFILE_MISSING",
+              file: path.relative(input.rootDir, dockerfile),
+              field: `images.apps.${p.name}.dockerfile`,
+              message: `${p.name}: Dockerfile not found`,
+              hint: "fix images.apps.<package>.dockerfile in flotilla.config.json (relative to the package folder)",
+            });
+          } else if (path.relative(context, dockerfile).startsWith("..")) {
+            c.problems.push({
+              code: "DOCKERFILE_OUTSIDE_CONTEXT",
+              file: path.relative(input.rootDir, dockerfile),
+              message: `${p.name}: the Dockerfile is outside the build context ${path.relative(input.rootDir, context) || "."}`,
+              hint: "move it into the context or widen images.apps.<package>.context",
+            });
+          }
+          const name = input.imageNames.get(p.name)!;
+          if (!input.owner && !app?.name?.includes("/")) {
+            c.problems.push({
+              code: "OWNER_UNKNOWN",
+              file: `${p.relDir}/package.json`,
+              message: `cannot name the image of ${p.name}: no owner known`,
+              hint: 'set "owner" in flotilla.config.json or GITHUB_REPOSITORY_OWNER',
+            });
+          } else if (!OCI_REPO.test(splitImageName(name).repo)) {
+            c.problems.push({
+              code: "IMAGE_NAME_INVALID",
+              field: `images.apps.${p.name}.name`,
+              message: `${p.name}: "${name}" is not a valid image name (lowercase letters, digits, and . _ - separators)`,
+              hint: 'set images.apps["' + p.name + '"].name in flotilla.config.json',
+            });
+          }
+        }
+      }),
+      check("Docker daemon reachable", async (c) => {
+        const r = await pingDocker(input.docker());
+        if (!r.ok)
+          c.problems.push({
+            code: "DOCKER_UNREACHABLE",
+            message: `the Docker daemon does not answer: ${r.reason}`,
+            hint: "start dockerd, or set DOCKER_HOST",
+          });
+      }),
+      check("image registry credentials accepted", async (c) => {
+        if (!input.imageAuth.username || !input.imageAuth.password) {
+          c.problems.push({
+            code: "IMAGE_CREDENTIALS_MISSING",
+            message: `no credentials for ${[...input.ociRegistries.keys()].join(", ")}`,
+            hint: "set FLOTILLA_IMAGE_REGISTRY_USERNAME/PASSWORD, or GITHUB_ACTOR and GITHUB_TOKEN",
+          });
+          return;
+        }
+        for (const [host, reg] of input.ociRegistries) {
+          const r = await reg.check();
+          if (!r.ok)
+            c.problems.push({
+              code: r.reason === "credentials refused" ? "IMAGE_CREDENTIALS_REFUSED" : "IMAGE_REGISTRY_UNREACHABLE",
+              message: `${host}: ${r.reason}`,
+              hint: "check FLOTILLA_IMAGE_REGISTRY_USERNAME/PASSWORD (or GITHUB_ACTOR/GITHUB_TOKEN with packages: write)",
+            });
         }
       }),
     );

@@ -2,10 +2,11 @@ import { readConfig as readChangesetsConfig } from "@changesets/config";
 import picomatch from "picomatch";
 import { originUrl } from "../adapters/git.ts";
 import { NpmRegistry } from "../adapters/npm-registry.ts";
+import { OciRegistry, splitImageName } from "../adapters/oci-registry.ts";
 import { type Config, type Env, loadConfig } from "../config/load.ts";
 import { InputError } from "../errors.ts";
 import type { Stage } from "../plan/publish-plan.ts";
-import { npmRegistryFor } from "../plan/release-plan.ts";
+import { imageNameFor, npmRegistryFor } from "../plan/release-plan.ts";
 import { type Secrets, secretsFromEnv } from "../secrets.ts";
 import { discoverWorkspace, findWorkspaceRoot, type Workspace } from "../workspace/discover.ts";
 import { resolveOwner } from "../workspace/owner.ts";
@@ -33,6 +34,11 @@ export interface ReleaseContext {
   /** Package names matched by --filter (undefined: all). */
   only: Set<string> | undefined;
   tagPrivate: boolean;
+  /** Image repository name per package with a Dockerfile. */
+  imageNames: Map<string, string>;
+  /** One OCI client per registry host. */
+  ociRegistries: Map<string, OciRegistry>;
+  imageAuth: { username: string | undefined; password: string | undefined };
 }
 
 export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
@@ -66,7 +72,35 @@ export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
   const stages = new Set<Stage>(opts.only?.length ? opts.only : ["npm", "images", "git", "github"]);
   const cs = await readChangesetsConfig(rootDir, workspace.manypkg).catch(() => undefined);
   const tagPrivate = cs?.config?.privatePackages.tag ?? false;
-  return { rootDir, config, workspace, owner, env: opts.env, secrets, npmToken, registries, stages, only, tagPrivate };
+  const imageNames = new Map<string, string>();
+  const ociRegistries = new Map<string, OciRegistry>();
+  const imageAuth = {
+    username: opts.env.FLOTILLA_IMAGE_REGISTRY_USERNAME || opts.env.GITHUB_ACTOR || undefined,
+    password: opts.env.FLOTILLA_IMAGE_REGISTRY_PASSWORD || opts.env.GITHUB_TOKEN || undefined,
+  };
+  for (const p of workspace.packages) {
+    if (!p.dockerfile) continue;
+    const name = imageNameFor(p.name, config, owner);
+    imageNames.set(p.name, name);
+    const { host } = splitImageName(name);
+    if (!ociRegistries.has(host)) ociRegistries.set(host, new OciRegistry({ host, ...imageAuth }));
+  }
+  return {
+    rootDir,
+    config,
+    workspace,
+    owner,
+    env: opts.env,
+    secrets,
+    npmToken,
+    registries,
+    stages,
+    only,
+    tagPrivate,
+    imageNames,
+    ociRegistries,
+    imageAuth,
+  };
 }
 
 /** The registry client for a package (its `publishConfig.registry`, or the configured one). */
@@ -75,5 +109,11 @@ export function registryFor(ctx: ReleaseContext, name: string): NpmRegistry {
   if (!pkg) throw new Error(`unknown package ${name}`);
   const reg = ctx.registries.get(npmRegistryFor(pkg.manifest, ctx.config.npm));
   if (!reg) throw new Error(`no registry client for ${name}`);
+  return reg;
+}
+
+export function ociFor(ctx: ReleaseContext, imageName: string): OciRegistry {
+  const reg = ctx.ociRegistries.get(splitImageName(imageName).host);
+  if (!reg) throw new Error(`no registry client for ${imageName}`);
   return reg;
 }

@@ -1,7 +1,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createTag, pushTags } from "../adapters/git.ts";
+import { buildImage, dockerClient, pushImage } from "../adapters/docker.ts";
+import { createTag, headCommit, originUrl, pushTags } from "../adapters/git.ts";
+import { splitImageName } from "../adapters/oci-registry.ts";
 import { packEach, readPacked } from "../adapters/pnpm.ts";
 import { turboRun } from "../adapters/turbo.ts";
 import { InputError, ReleaseError } from "../errors.ts";
@@ -12,7 +14,7 @@ import { preflightChecks } from "../preflight.ts";
 import { writeGithubOutputs } from "../report/github.ts";
 import type { Logger } from "../report/log.ts";
 import { type PublishResult, summarize } from "../report/result.ts";
-import { type CommonOptions, discover, type ReleaseContext, registryFor } from "./context.ts";
+import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "./context.ts";
 
 export interface PublishOptions extends CommonOptions {
   dryRun?: boolean;
@@ -56,7 +58,7 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
 
 async function preflight(ctx: ReleaseContext, opts: PublishOptions): Promise<void> {
   const packages = ctx.workspace.packages.filter((p) => !ctx.only || ctx.only.has(p.name));
-  const checks = preflightChecks({ ...ctx, packages, allowDirty: opts.allowDirty ?? false });
+  const checks = preflightChecks({ ...ctx, packages, allowDirty: opts.allowDirty ?? false, docker: () => dockerClient(ctx.env) });
   const results = await Promise.all(checks.map((c) => c.run()));
   for (const w of results.flatMap((r) => r.warnings)) opts.log.warn(w);
   const problems = results.flatMap((r) => r.problems);
@@ -69,7 +71,21 @@ async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
         .filter((p) => !p.private && (!ctx.only || ctx.only.has(p.name)))
         .map((p) => ({ name: p.name, registry: registryFor(ctx, p.name) }))
     : [];
-  const state = await observeState({ rootDir: ctx.rootDir, npmPackages, readGit: ctx.stages.has("git") && ctx.config.git.tags });
+  const images = ctx.stages.has("images")
+    ? ctx.workspace.packages
+        .filter((p) => p.dockerfile && (!ctx.only || ctx.only.has(p.name)))
+        .map((p) => {
+          const name = ctx.imageNames.get(p.name)!;
+          return { name, registry: ociFor(ctx, name), version: p.version };
+        })
+    : [];
+  const state = await observeState({
+    rootDir: ctx.rootDir,
+    npmPackages,
+    images,
+    imageTagKinds: ctx.config.images.tags,
+    readGit: ctx.stages.has("git") && ctx.config.git.tags,
+  });
   return planPublish({
     workspace: ctx.workspace,
     config: ctx.config,
@@ -77,6 +93,8 @@ async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
     state,
     stages: ctx.stages,
     only: ctx.only,
+    imageNames: ctx.imageNames,
+    sha: await headCommit(ctx.rootDir),
   });
 }
 
@@ -95,7 +113,7 @@ function summarizeDry(plan: PublishPlan) {
 
 async function build(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<void> {
   if (opts.skipBuild) return;
-  const names = plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.name);
+  const names = plan.units.filter((u) => u.npm?.action === "publish" || u.image?.action === "build").map((u) => u.name);
   if (names.length === 0) return;
   const tasks = ctx.config.build.tasks;
   await opts.log.group(`turbo run ${tasks.join(" ")} (${names.length} package${names.length === 1 ? "" : "s"})`, async () => {
@@ -111,6 +129,10 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
     const toPack = plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.name);
     const packed = toPack.length ? await log.group(`pnpm pack (${toPack.length})`, () => packEach(ctx.rootDir, toPack, tmp)) : new Map();
     const created: string[] = [];
+    const digests = new Map<string, string>();
+    const docker = dockerClient(ctx.env);
+    const revision = (await headCommit(ctx.rootDir)) ?? "";
+    const source = await repositoryUrl(ctx);
     const handler: StepHandler = async (step) => {
       const u = plan.units.find((x) => x.name === step.pkg);
       switch (step.kind) {
@@ -134,6 +156,46 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
           await reg.setDistTag(npm.name, npm.version, npm.distTag);
           if (ctx.config.npm.promote === "last") await reg.removeDistTag(npm.name, STAGING_TAG);
           return { status: "done", detail: `dist-tag ${npm.distTag} → ${npm.name}@${npm.version}` };
+        }
+        case "image-build-push": {
+          const img = u!.image!;
+          const app = ctx.config.images.apps[u!.name];
+          const context = path.resolve(u!.pkg.dir, app?.context ?? ".");
+          const dockerfile = path.relative(context, path.resolve(u!.pkg.dir, u!.pkg.dockerfile!));
+          const m = u!.pkg.manifest as { description?: string; license?: string };
+          const labels: Record<string, string> = {
+            "org.opencontainers.image.source": source,
+            "org.opencontainers.image.version": u!.version,
+            "org.opencontainers.image.revision": revision,
+            "org.opencontainers.image.created": new Date().toISOString(),
+            "org.opencontainers.image.title": u!.name,
+            ...(m.description ? { "org.opencontainers.image.description": m.description.slice(0, 512) } : {}),
+            ...(m.license ? { "org.opencontainers.image.licenses": m.license } : {}),
+          };
+          await buildImage(docker, {
+            context,
+            dockerfile,
+            tag: `${img.name}:${img.versionTag}`,
+            buildArgs: { ...app?.buildArgs, VERSION: u!.version },
+            labels,
+            ...(app?.platforms?.[0] ? { platform: app.platforms[0] } : {}),
+          });
+          const { host } = splitImageName(img.name);
+          const digest = await pushImage(docker, img.name, img.versionTag, {
+            username: ctx.imageAuth.username ?? "",
+            password: ctx.imageAuth.password ?? "",
+            serveraddress: host,
+          });
+          digests.set(u!.name, digest);
+          return { status: "done", detail: `built and pushed ${img.name}:${img.versionTag} (${digest.slice(0, 19)})` };
+        }
+        case "image-promote": {
+          const img = u!.image!;
+          const reg = ociFor(ctx, img.name);
+          const { repo } = splitImageName(img.name);
+          for (const t of img.floating) await reg.copyTag(repo, img.versionTag, t);
+          if (!digests.has(u!.name)) digests.set(u!.name, (await reg.digest(repo, img.versionTag)) ?? "");
+          return { status: "done", detail: `${img.name}: ${img.floating.join(", ")} → ${img.versionTag}` };
         }
         case "git-tag": {
           await createTag(ctx.rootDir, u!.gitTag!.tag);
@@ -163,6 +225,7 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
         log.info(what);
       },
     });
+    for (const [name, d] of digests) plan.units.find((x) => x.name === name)!.image!.digest = d;
     return outcomes;
   } finally {
     await rm(tmp, { recursive: true, force: true });
@@ -187,4 +250,23 @@ async function finish(
   await writeGithubOutputs(result.releases, ctx.env);
   const failed = result.releases.some((r) => r.status === "failed" || r.status === "skipped") || push?.status === "failed";
   return { result, plan, exitCode: ran && failed ? 1 : 0, dryRun: false };
+}
+
+/**
+ * The repository URL for `org.opencontainers.image.source` (ghcr links the package through it):
+ * the root package.json's `repository`, else GITHUB_SERVER_URL/GITHUB_REPOSITORY, else origin.
+ */
+async function repositoryUrl(ctx: ReleaseContext): Promise<string> {
+  const repo = ctx.workspace.manypkg.rootPackage?.packageJson as { repository?: string | { url?: string } } | undefined;
+  const fromPkg = typeof repo?.repository === "string" ? repo.repository : repo?.repository?.url;
+  if (fromPkg) return httpsUrl(fromPkg);
+  if (ctx.env.GITHUB_REPOSITORY) return `${ctx.env.GITHUB_SERVER_URL ?? "https://github.com"}/${ctx.env.GITHUB_REPOSITORY}`;
+  const origin = await originUrl(ctx.rootDir);
+  return origin ? httpsUrl(origin) : "";
+}
+
+function httpsUrl(url: string): string {
+  const scp = /^[\w.-]+@([\w.-]+):(.+?)(\.git)?$/.exec(url);
+  if (scp) return `https://${scp[1]}/${scp[2]}`;
+  return url.replace(/^git\+/, "").replace(/\.git$/, "");
 }

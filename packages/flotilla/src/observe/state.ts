@@ -2,6 +2,9 @@ import { execa } from "execa";
 import pLimit from "p-limit";
 import { remoteTags } from "../adapters/git.ts";
 import type { NpmRegistry, Packument } from "../adapters/npm-registry.ts";
+import { type OciRegistry, splitImageName } from "../adapters/oci-registry.ts";
+import type { ImageTagKind } from "../config/schema.ts";
+import { imageTagsFor } from "../plan/image-tags.ts";
 import type { RegistryState } from "../plan/publish-plan.ts";
 
 /**
@@ -12,16 +15,29 @@ export async function observeState(input: {
   rootDir: string;
   npmPackages: { name: string; registry: NpmRegistry }[];
   readGit: boolean;
+  /** Image repositories to read, with the versions released into them. */
+  images: { name: string; registry: OciRegistry; version: string }[];
+  imageTagKinds: readonly ImageTagKind[];
   concurrency?: number;
 }): Promise<RegistryState> {
   const limit = pLimit(input.concurrency ?? 32);
   const npm = new Map<string, Packument | null>();
+  const images = new Map<string, { tags: string[]; digests: Map<string, string | null> }>();
+  const readImage = async (img: { name: string; registry: OciRegistry; version: string }) => {
+    const { repo } = splitImageName(img.name);
+    const tags = await img.registry.tags(repo);
+    const intended = imageTagsFor(img.version, tags, { kinds: input.imageTagKinds }).tags;
+    const digests = new Map<string, string | null>();
+    await Promise.all(intended.map(async (t) => digests.set(t, tags.includes(t) ? await img.registry.digest(repo, t) : null)));
+    images.set(img.name, { tags, digests });
+  };
   const [remote, local] = await Promise.all([
     input.readGit ? remoteTags(input.rootDir) : Promise.resolve(new Map<string, string>()),
     input.readGit ? localTags(input.rootDir) : Promise.resolve(new Set<string>()),
     Promise.all(input.npmPackages.map((p) => limit(async () => npm.set(p.name, await p.registry.packument(p.name))))),
+    Promise.all(input.images.map((img) => limit(() => readImage(img)))),
   ]);
-  return { npm, remoteTags: new Set(remote.keys()), localTags: local };
+  return { npm, remoteTags: new Set(remote.keys()), localTags: local, images };
 }
 
 async function localTags(cwd: string): Promise<Set<string>> {

@@ -3,6 +3,7 @@ import type { Config } from "../config/load.ts";
 import type { Workspace, WorkspacePackage } from "../workspace/discover.ts";
 import { topologicalLayers } from "../workspace/discover.ts";
 import { distTagFor } from "./dist-tag.ts";
+import { imageTagsFor, toImageTag } from "./image-tags.ts";
 import { npmRegistryFor } from "./release-plan.ts";
 
 /** The staging dist-tag of `npm.promote: "last"`: versions wait under it until promotion. */
@@ -18,6 +19,24 @@ export interface RegistryState {
   remoteTags: ReadonlySet<string>;
   /** Tags in the local repository (created by an earlier run that died before pushing). */
   localTags: ReadonlySet<string>;
+  /** Per image repository (full name): its tags, and the digest of each tag that matters. */
+  images: ReadonlyMap<string, { tags: readonly string[]; digests: ReadonlyMap<string, string | null> }>;
+}
+
+export interface ImageWork {
+  /** Full repository name, e.g. `ghcr.io/acme/web`. */
+  name: string;
+  versionTag: string;
+  /** Every tag this version should carry (SPEC §6), the version tag first. */
+  tags: string[];
+  /** Floating tags, moved last. */
+  floating: string[];
+  /** Floating tags that exist and point elsewhere: they will move. */
+  moves: string[];
+  /** "build": the version tag is missing; "retag": it exists, some tag is missing or elsewhere; "none". */
+  action: "build" | "retag" | "none";
+  /** Digest of the version tag when it exists. */
+  digest: string | null;
 }
 
 export interface NpmWork {
@@ -41,12 +60,13 @@ export interface ReleaseUnit {
   version: string;
   pkg: WorkspacePackage;
   npm: NpmWork | null;
+  image: ImageWork | null;
   gitTag: GitTagWork | null;
   /** True when something is missing. */
   hasWork: boolean;
 }
 
-export type StepKind = "npm-publish" | "npm-promote" | "git-tag" | "git-push";
+export type StepKind = "npm-publish" | "npm-promote" | "image-build-push" | "image-promote" | "git-tag" | "git-push";
 
 export interface Step {
   id: string;
@@ -76,6 +96,10 @@ export interface PublishPlanInput {
   stages: ReadonlySet<Stage>;
   /** Only these packages (already matched against --filter); all when undefined. */
   only?: ReadonlySet<string>;
+  /** Image repository name per image package (SPEC §3). */
+  imageNames: ReadonlyMap<string, string>;
+  /** Commit for the optional `sha-<7>` tag. */
+  sha?: string;
 }
 
 /**
@@ -103,14 +127,32 @@ export function planPublish(input: PublishPlanInput): PublishPlan {
         action: !present ? "publish" : tagged ? "none" : "tag",
       };
     }
+    let image: ImageWork | null = null;
+    const imageName = input.imageNames.get(pkg.name);
+    if (pkg.dockerfile && imageName && stages.has("images")) {
+      const st = state.images.get(imageName) ?? { tags: [] as string[], digests: new Map<string, string | null>() };
+      const t = imageTagsFor(pkg.version, st.tags, { kinds: config.images.tags, sha: input.sha });
+      const versionTag = toImageTag(pkg.version);
+      const digest = st.digests.get(versionTag) ?? null;
+      const aligned = digest !== null && t.tags.every((tag) => st.digests.get(tag) === digest);
+      image = {
+        name: imageName,
+        versionTag,
+        tags: t.tags,
+        floating: t.floating,
+        moves: t.floating.filter((tag) => st.tags.includes(tag) && st.digests.get(tag) !== digest),
+        action: digest === null ? "build" : aligned ? "none" : "retag",
+        digest,
+      };
+    }
     const taggable = config.git.tags && stages.has("git") && (!pkg.private || input.tagPrivate);
     let gitTag: GitTagWork | null = null;
     if (taggable) {
       const tag = `${pkg.name}@${pkg.version}`;
       gitTag = { tag, action: state.remoteTags.has(tag) ? "none" : state.localTags.has(tag) ? "push" : "create" };
     }
-    const hasWork = (npm?.action ?? "none") !== "none" || (gitTag?.action ?? "none") !== "none";
-    units.push({ name: pkg.name, version: pkg.version, pkg, npm, gitTag, hasWork });
+    const hasWork = (npm?.action ?? "none") !== "none" || (image?.action ?? "none") !== "none" || (gitTag?.action ?? "none") !== "none";
+    units.push({ name: pkg.name, version: pkg.version, pkg, npm, image, gitTag, hasWork });
   }
   return { units, steps: stepsFor(units, config) };
 }
@@ -133,7 +175,30 @@ function stepsFor(units: ReleaseUnit[], config: Config): Step[] {
       describe: `publish ${name}@${npm.version} to ${npm.registry} under dist-tag "${promoteLast ? STAGING_TAG : npm.distTag}"`,
     });
   }
+  for (const u of units) {
+    if (u.image?.action !== "build") continue;
+    steps.push({
+      id: `image-build-push:${u.name}`,
+      kind: "image-build-push",
+      pkg: u.name,
+      deps: [],
+      describe: `build ${u.image.name}:${u.image.versionTag} from ${u.pkg.relDir}/${u.pkg.dockerfile} and push it`,
+    });
+  }
+  // Every artifact of the run: floating pointers move only once all of them exist (SPEC §5.9).
   const artifactSteps = steps.map((s) => s.id);
+  for (const u of units) {
+    const img = u.image;
+    if (!img || img.action === "none" || img.floating.length === 0) continue;
+    steps.push({
+      id: `image-promote:${u.name}`,
+      kind: "image-promote",
+      pkg: u.name,
+      deps: artifactSteps,
+      requireAllOk: true,
+      describe: `point ${img.floating.map((t) => `${img.name}:${t}`).join(", ")} at ${img.versionTag}${img.moves.length ? ` (moves ${img.moves.join(", ")})` : ""}`,
+    });
+  }
   for (const u of units) {
     const npm = u.npm;
     if (!npm || npm.action === "none") continue;
@@ -152,7 +217,8 @@ function stepsFor(units: ReleaseUnit[], config: Config): Step[] {
   const tagSteps: string[] = [];
   for (const u of units) {
     if (!u.gitTag || u.gitTag.action !== "create") continue;
-    const deps = [`npm-publish:${u.name}`, `npm-promote:${u.name}`].filter((id) => steps.some((s) => s.id === id));
+    const own = [`npm-publish:${u.name}`, `npm-promote:${u.name}`, `image-build-push:${u.name}`, `image-promote:${u.name}`];
+    const deps = own.filter((id) => steps.some((s) => s.id === id));
     steps.push({ id: `git-tag:${u.name}`, kind: "git-tag", pkg: u.name, deps, describe: `create git tag ${u.gitTag.tag}` });
     tagSteps.push(`git-tag:${u.name}`);
   }

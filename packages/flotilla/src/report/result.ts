@@ -56,7 +56,7 @@ function toResult(u: ReleaseUnit, status: ReleaseStatus, error: string | undefin
     version: u.version,
     status,
     npm: u.npm ? { name: u.npm.name, version: u.npm.version, registry: u.npm.registry, distTag: u.npm.distTag } : null,
-    image: null,
+    image: u.image ? { name: u.image.name, tags: u.image.tags, digest: u.image.digest } : null,
     gitTag: u.gitTag?.tag ?? null,
     release: null,
     ...(error ? { error } : {}),

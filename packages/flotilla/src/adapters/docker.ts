@@ -1,0 +1,135 @@
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import Docker from "dockerode";
+import tar from "tar-fs";
+
+// @balena/dockerignore is CommonJS with a default-export typing that does not match its module.exports.
+const dockerignore = createRequire(import.meta.url)("@balena/dockerignore") as (opts?: { ignorecase?: boolean }) => {
+  add(patterns: string): unknown;
+  ignores(path: string): boolean;
+};
+
+/** The Engine API version flotilla speaks (Docker ≥ 20.10 serves it; unversioned paths are deprecated). */
+const API_VERSION = "v1.41";
+
+export interface BuildSpec {
+  /** Absolute build context folder. */
+  context: string;
+  /** Dockerfile path relative to the context. */
+  dockerfile: string;
+  /** Local tag for the built image, e.g. `ghcr.io/acme/web:1.4.0`. */
+  tag: string;
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  platform?: string;
+}
+
+export interface AuthConfig {
+  username: string;
+  password: string;
+  serveraddress: string;
+}
+
+/** Docker Engine through dockerode; `DOCKER_HOST` honoured (unix socket or tcp). */
+export function dockerClient(env: Record<string, string | undefined>): Docker {
+  const host = env.DOCKER_HOST;
+  if (host?.startsWith("unix://")) return new Docker({ socketPath: host.slice(7), version: API_VERSION });
+  if (host?.startsWith("tcp://")) {
+    const u = new URL(host.replace(/^tcp:/, "http:"));
+    return new Docker({ host: u.hostname, port: Number(u.port || 2375), version: API_VERSION });
+  }
+  return new Docker({ socketPath: "/var/run/docker.sock", version: API_VERSION });
+}
+
+export async function pingDocker(docker: Docker): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    await docker.ping();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+}
+
+/**
+ * The build context as a tar stream that honours `.dockerignore` (the daemon does not apply it
+ * to an uploaded context, REGISTRIES C4): paths are matched root-relative with
+ * @balena/dockerignore, the Dockerfile and .dockerignore always included.
+ */
+export function contextStream(context: string, dockerfile: string): NodeJS.ReadableStream {
+  const ignoreFile = path.join(context, ".dockerignore");
+  const ig = dockerignore({ ignorecase: false });
+  if (existsSync(ignoreFile)) ig.add(readFileSync(ignoreFile, "utf8"));
+  const keep = new Set([dockerfile.split(path.sep).join("/"), ".dockerignore"]);
+  return tar.pack(context, {
+    ignore: (abs) => {
+      const rel = path.relative(context, abs).split(path.sep).join("/");
+      return rel !== "" && !keep.has(rel) && ig.ignores(rel);
+    },
+  });
+}
+
+interface StreamEvent {
+  stream?: string;
+  status?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+  aux?: { ID?: string; Digest?: string; Tag?: string };
+}
+
+/** Follows a progress stream; errors inside the 200 stream (REGISTRIES C3) reject. */
+function follow(docker: Docker, stream: NodeJS.ReadableStream, onEvent?: (e: StreamEvent) => void): Promise<StreamEvent[]> {
+  return new Promise((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null, events: StreamEvent[]) => {
+        if (err) return reject(err);
+        const bad = events.find((e) => e.error || e.errorDetail?.message);
+        if (bad) return reject(Object.assign(new Error(bad.errorDetail?.message ?? bad.error ?? "failed"), { events }));
+        resolve(events);
+      },
+      onEvent,
+    );
+  });
+}
+
+/** Builds an image (classic builder: no BuildKit on these daemons). Returns the image ID. */
+export async function buildImage(docker: Docker, spec: BuildSpec, onLine?: (line: string) => void): Promise<string> {
+  const stream = await docker.buildImage(contextStream(spec.context, spec.dockerfile) as never, {
+    t: spec.tag,
+    dockerfile: spec.dockerfile,
+    buildargs: spec.buildArgs,
+    labels: spec.labels,
+    ...(spec.platform ? { platform: spec.platform } : {}),
+    rm: true,
+    forcerm: true,
+  });
+  let lastStep = "";
+  try {
+    const events = await follow(docker, stream, (e) => {
+      if (e.stream) {
+        const m = /^Step \d+\/\d+ : (.*)$/m.exec(e.stream);
+        if (m) lastStep = m[1]!.trim();
+        onLine?.(e.stream);
+      }
+    });
+    const id = events.find((e) => e.aux?.ID)?.aux?.ID ?? (await docker.getImage(spec.tag).inspect()).Id;
+    return id;
+  } catch (err) {
+    const where = lastStep ? ` at Dockerfile step "${lastStep}"` : "";
+    throw new Error(`docker build failed${where}: ${(err as Error).message.trim()}`);
+  }
+}
+
+/** Pushes one tag (always with `tag`: without it the daemon pushes every local tag). Returns the digest. */
+export async function pushImage(docker: Docker, repository: string, tag: string, auth: AuthConfig): Promise<string> {
+  const stream = await docker.getImage(`${repository}:${tag}`).push({ tag, authconfig: auth });
+  const events = await follow(docker, stream);
+  for (const e of events) {
+    const m = /digest: (sha256:[a-f0-9]{64})/.exec(e.status ?? "");
+    if (m) return m[1]!;
+  }
+  const aux = events.find((e) => e.aux?.Digest)?.aux?.Digest;
+  if (aux) return aux;
+  throw new Error(`pushed ${repository}:${tag} but the daemon reported no digest`);
+}

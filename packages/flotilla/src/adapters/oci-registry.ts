@@ -1,0 +1,185 @@
+import { withRetry } from "./retry.ts";
+
+/** Every manifest type flotilla handles; always sent, else old registries answer schema1 (REGISTRIES D2). */
+const MANIFEST_ACCEPT = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
+export class OciError extends Error {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * A client for the OCI distribution API of one registry host: list tags, HEAD a manifest for its
+ * digest, copy a manifest to another tag (raw bytes, so the digest stays; no layer moves).
+ * Auth: Basic, or the bearer-token flow of a `WWW-Authenticate: Bearer realm=…` challenge (ghcr.io),
+ * with credentials sent only to the token realm. Hand-written: no well-kept Node client for the
+ * distribution API exists (the docker CLI's and oras' are Go).
+ */
+export class OciRegistry {
+  readonly host: string;
+  private readonly base: string;
+  private readonly creds: { username: string; password: string } | undefined;
+  private readonly tokens = new Map<string, string>();
+
+  constructor(opts: { host: string; username?: string; password?: string; insecure?: boolean }) {
+    this.host = opts.host;
+    const local = /^(127\.|localhost(:|$)|\[::1\])/.test(opts.host);
+    this.base = `${opts.insecure || local ? "http" : "https"}://${opts.host}`;
+    this.creds = opts.username && opts.password ? { username: opts.username, password: opts.password } : undefined;
+  }
+
+  private basic(): string | undefined {
+    return this.creds ? `Basic ${Buffer.from(`${this.creds.username}:${this.creds.password}`).toString("base64")}` : undefined;
+  }
+
+  /** A request with auth: tries the cached token (or nothing), answers a challenge once, retries transient errors. */
+  private async request(path: string, init: RequestInit & { scope?: string } = {}): Promise<Response> {
+    const scope = init.scope ?? "";
+    const send = (auth: string | undefined) =>
+      fetch(`${this.base}${path}`, {
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), ...(auth ? { authorization: auth } : {}) },
+        signal: AbortSignal.timeout(60_000),
+        redirect: "follow",
+      });
+    return withRetry(async () => {
+      const cached = this.tokens.get(scope);
+      let res = await send(cached ?? this.basicIfNoChallenge());
+      if (res.status === 401) {
+        const challenge = res.headers.get("www-authenticate") ?? "";
+        await res.body?.cancel();
+        const auth = /^bearer/i.test(challenge) ? await this.bearer(challenge, scope) : this.basic();
+        if (!auth) throw new OciError(`${this.host}: authentication required and no credentials given`, 401);
+        res = await send(auth);
+      }
+      if (res.status >= 500 || res.status === 429) {
+        await res.body?.cancel();
+        throw new OciError(`${init.method ?? "GET"} ${this.host}${path}: HTTP ${res.status}`, res.status);
+      }
+      return res;
+    });
+  }
+
+  private challengedBearer = false;
+  private basicIfNoChallenge(): string | undefined {
+    // Basic goes to /v2/* only on registries that asked for Basic (never to a Bearer registry).
+    return this.challengedBearer ? undefined : this.basic();
+  }
+
+  private async bearer(challenge: string, scope: string): Promise<string> {
+    this.challengedBearer = true;
+    const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    if (!params.realm) throw new OciError(`${this.host}: unreadable auth challenge`, 401);
+    const url = new URL(params.realm);
+    if (params.service) url.searchParams.set("service", params.service);
+    const wanted = scope || params.scope;
+    if (wanted) url.searchParams.set("scope", wanted);
+    const res = await fetch(url, { headers: this.basic() ? { authorization: this.basic()! } : {}, signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new OciError(
+        `${this.host}: token endpoint refused the credentials (HTTP ${res.status})`,
+        res.status === 401 || res.status === 403 ? 401 : res.status,
+      );
+    }
+    const body = (await res.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new OciError(`${this.host}: token endpoint returned no token`, 401);
+    const auth = `Bearer ${token}`;
+    this.tokens.set(scope, auth);
+    return auth;
+  }
+
+  /** Are the credentials accepted? (GET /v2/ with auth.) */
+  async check(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    try {
+      const res = await this.request("/v2/");
+      await res.body?.cancel();
+      if (res.ok) return { ok: true };
+      return { ok: false, reason: res.status === 401 || res.status === 403 ? "credentials refused" : `HTTP ${res.status}` };
+    } catch (err) {
+      const e = err as { status?: number; cause?: { code?: string }; message: string };
+      return { ok: false, reason: e.status === 401 ? "credentials refused" : `unreachable (${e.cause?.code ?? e.message})` };
+    }
+  }
+
+  /** Every tag of a repository (paginated through `Link`); [] when the repository does not exist. */
+  async tags(repo: string): Promise<string[]> {
+    const scope = `repository:${repo}:pull`;
+    const out: string[] = [];
+    let path: string | undefined = `/v2/${repo}/tags/list?n=1000`;
+    while (path) {
+      const res = await this.request(path, { scope });
+      if (res.status === 404) {
+        await res.body?.cancel();
+        return out;
+      }
+      if (!res.ok) throw new OciError(`listing tags of ${this.host}/${repo}: HTTP ${res.status}`, res.status);
+      const body = (await res.json()) as { tags?: string[] | null };
+      out.push(...(body.tags ?? []));
+      const next = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get("link") ?? "")?.[1];
+      path = next ? (next.startsWith("http") ? new URL(next).pathname + new URL(next).search : next) : undefined;
+    }
+    return out;
+  }
+
+  /** The digest a tag points at, or null when the tag does not exist. */
+  async digest(repo: string, ref: string): Promise<string | null> {
+    const res = await this.request(`/v2/${repo}/manifests/${ref}`, {
+      method: "HEAD",
+      headers: { accept: MANIFEST_ACCEPT },
+      scope: `repository:${repo}:pull`,
+    });
+    if (res.status === 404) return null;
+    if (!res.ok) throw new OciError(`HEAD ${this.host}/${repo}:${ref}: HTTP ${res.status}`, res.status);
+    return res.headers.get("docker-content-digest");
+  }
+
+  /** Points `tag` at the manifest `from` (tag or digest) refers to: raw bytes and media type kept. */
+  async copyTag(repo: string, from: string, tag: string): Promise<string> {
+    const scope = `repository:${repo}:pull,push`;
+    const src = await this.request(`/v2/${repo}/manifests/${from}`, { headers: { accept: MANIFEST_ACCEPT }, scope });
+    if (!src.ok) throw new OciError(`GET ${this.host}/${repo}:${from}: HTTP ${src.status}`, src.status);
+    const bytes = Buffer.from(await src.arrayBuffer());
+    const mediaType =
+      (src.headers.get("content-type") ?? "").split(";")[0]!.trim() ||
+      (JSON.parse(bytes.toString("utf8")) as { mediaType: string }).mediaType;
+    const put = await this.request(`/v2/${repo}/manifests/${tag}`, {
+      method: "PUT",
+      headers: { "content-type": mediaType },
+      body: bytes,
+      scope,
+    });
+    if (put.status !== 201 && put.status !== 200) {
+      const text = await put.text();
+      throw new OciError(`PUT ${this.host}/${repo}:${tag}: HTTP ${put.status} ${text.slice(0, 300)}`, put.status);
+    }
+    await put.body?.cancel();
+    return put.headers.get("docker-content-digest") ?? "";
+  }
+
+  /** Labels of the image a tag points at (from its config blob), for checks and tests. */
+  async labels(repo: string, ref: string): Promise<Record<string, string>> {
+    const scope = `repository:${repo}:pull`;
+    const m = await this.request(`/v2/${repo}/manifests/${ref}`, { headers: { accept: MANIFEST_ACCEPT }, scope });
+    const manifest = (await m.json()) as { config?: { digest: string } };
+    if (!manifest.config) return {};
+    const c = await this.request(`/v2/${repo}/blobs/${manifest.config.digest}`, { scope });
+    const config = (await c.json()) as { config?: { Labels?: Record<string, string> } };
+    return config.config?.Labels ?? {};
+  }
+}
+
+/** `ghcr.io/acme/web` → { host: "ghcr.io", repo: "acme/web" }. */
+export function splitImageName(name: string): { host: string; repo: string } {
+  const i = name.indexOf("/");
+  return { host: name.slice(0, i), repo: name.slice(i + 1) };
+}
