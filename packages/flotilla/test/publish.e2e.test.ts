@@ -7,7 +7,9 @@ import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { execa } from "execa";
 import { describe, expect, it } from "vitest";
+import { OciRegistry } from "../src/adapters/oci-registry.ts";
 import { FLOTILLA_BIN, REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
 import { copyTree, gitCommitAll, tempDir, writeTree } from "./helpers/fixtures.ts";
 import {
@@ -32,7 +34,7 @@ const puts = (tb: ReturnType<typeof testbed>, scope: string) =>
   verdaccioRequests(tb, scope).filter((r) => r.method === "PUT" && /^\/@[^/]+\/[^/]+$/.test(r.url));
 
 describe("flotilla publish", () => {
-  it("releases examples/ after `changeset version`: every public package, real ranges, no private package, tags on origin; a rerun does nothing", async () => {
+  it("releases examples/ after `changeset version`: every public package, real ranges, no private package on npm, app images, tags on origin; a rerun does nothing", async () => {
     const tb = testbed();
     const dir = copyTree(path.join(REPO_ROOT, "examples"));
     // A unique scope, so reruns of the suite on one testbed do not collide.
@@ -41,7 +43,8 @@ describe("flotilla publish", () => {
       .split("\n")
       .filter(Boolean)) {
       const p = path.join(dir, f);
-      if (statSync(p).isFile()) writeFileSync(p, readFileSync(p, "utf8").replaceAll("@acme/", `@${scope}/`));
+      if (statSync(p).isFile())
+        writeFileSync(p, readFileSync(p, "utf8").replaceAll("@acme/", `@${scope}/`).replace('"owner": "acme"', `"owner": "${scope}"`));
     }
     execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
     gitCommitAll(dir, "initial");
@@ -53,7 +56,7 @@ describe("flotilla publish", () => {
     gitCommitAll(dir, "Version Packages");
 
     const env = envFor(tb);
-    const r = await runFlotilla(["publish", "--json", "--only", "npm", "--only", "git"], { cwd: dir, env });
+    const r = await runFlotilla(["publish", "--json"], { cwd: dir, env });
     expect(r.exitCode, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as { releases: { name: string; version: string; status: string }[] };
     const byName = Object.fromEntries(result.releases.map((x) => [x.name.replace(`@${scope}/`, ""), x]));
@@ -81,8 +84,26 @@ describe("flotilla publish", () => {
       [`@${scope}/api@2.0.5`, `@${scope}/core@1.2.1`, `@${scope}/tokens@1.1.0`, `@${scope}/ui@0.4.1`, `@${scope}/web@1.4.0`].sort(),
     );
 
+    // Each app image: V, MAJOR.MINOR, MAJOR, latest at one digest, and it runs.
+    const reg = new OciRegistry({ host: tb.registry.host, username: tb.registry.username, password: tb.registry.password });
+    for (const [app, v, minor, major] of [
+      ["web", "1.4.0", "1.4", "1"],
+      ["api", "2.0.5", "2.0", "2"],
+    ] as const) {
+      const repo = `${scope}/${app}`;
+      expect((await reg.tags(repo)).sort()).toEqual([major, minor, v, "latest"].sort());
+      const digests = await Promise.all([v, minor, major, "latest"].map((t) => reg.digest(repo, t)));
+      expect(new Set(digests).size).toBe(1);
+      expect(await reg.labels(repo, "latest")).toMatchObject({
+        "org.opencontainers.image.version": v,
+        "org.opencontainers.image.title": `@${scope}/${app}`,
+      });
+      const ran = await execa("docker", ["run", "--rm", `${tb.registry.host}/${repo}:${v}`], { env: { DOCKER_HOST: tb.docker.host } });
+      expect(ran.stdout.trim()).toBe(`@${scope}/${app} ${v}`);
+    }
+
     const before = puts(tb, scope).length;
-    const again = await runFlotilla(["publish", "--only", "npm", "--only", "git"], { cwd: dir, env });
+    const again = await runFlotilla(["publish"], { cwd: dir, env });
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toContain("Nothing to release");
     expect(puts(tb, scope).length).toBe(before);

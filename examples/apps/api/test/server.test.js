@@ -4,5 +4,5 @@ import test from "node:test";
 
 test("prints its version", () => {
   const out = execFileSync(process.execPath, ["src/server.js", "--version"], { encoding: "utf8" });
-  assert.match(out, /^@acme\/\S+ \d+\.\d+\.\d+/);
+  assert.match(out, /^@[\w-]+\/\S+ \d+\.\d+\.\d+/);
 });

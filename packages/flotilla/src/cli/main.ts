@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { planCommand } from "../commands/plan.ts";
 import { publishCommand } from "../commands/publish.ts";
+import { versionCommand } from "../commands/version.ts";
 import { FlotillaError, formatProblem, InputError, type Problem } from "../errors.ts";
 import type { Stage } from "../plan/publish-plan.ts";
 import { plainLogger } from "../report/log.ts";
@@ -84,6 +85,14 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
       .option("--allow-dirty", "allow uncommitted changes in the working tree");
 
   let exitCode = 0;
+  common(program.command("version"))
+    .description("apply the pending changesets: versions, dependents' ranges, CHANGELOG.md (changesets' own library)")
+    .action(async (opts: GlobalOptions) => {
+      const log = plainLogger(opts.json ? io.stderr : io.stdout, { githubActions: io.env.GITHUB_ACTIONS === "true", redact: (s) => s });
+      const out = await versionCommand({ cwd: opts.cwd, configPath: opts.config, env: io.env, log });
+      if (opts.json) io.stdout(`${JSON.stringify(out, null, 2)}\n`);
+    });
+
   release(program.command("publish"))
     .description("release every version in the workspace that is not yet released (npm, images, git tags, GitHub releases)")
     .option("--dry-run", "read the registries and print what would be done, without doing it")
