@@ -24,7 +24,7 @@ export interface PreflightInput {
   imageNames: Map<string, string>;
   ociRegistries: Map<string, OciRegistry>;
   imageAuth: { username: string | undefined; password: string | undefined };
-  docker: () => Docker;
+  docker: () => Promise<Docker>;
 }
 
 /** OCI repository path rule (distribution spec). */
@@ -135,7 +135,7 @@ export function preflightChecks(input: PreflightInput): { name: string; run: () 
         }
       }),
       check("Docker daemon reachable", async (c) => {
-        const r = await pingDocker(input.docker());
+        const r = await pingDocker(await input.docker());
         if (!r.ok)
           c.problems.push({
             code: "DOCKER_UNREACHABLE",

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import tar from "tar-fs";
 
 // @balena/dockerignore is CommonJS with a default-export typing that does not match its module.exports.
@@ -31,8 +31,9 @@ export interface AuthConfig {
   serveraddress: string;
 }
 
-/** Docker Engine through dockerode; `DOCKER_HOST` honoured (unix socket or tcp). */
-export function dockerClient(env: Record<string, string | undefined>): Docker {
+/** Docker Engine through dockerode (loaded on first use); `DOCKER_HOST` honoured (unix socket or tcp). */
+export async function dockerClient(env: Record<string, string | undefined>): Promise<Docker> {
+  const { default: Docker } = await import("dockerode");
   const host = env.DOCKER_HOST;
   if (host?.startsWith("unix://")) return new Docker({ socketPath: host.slice(7), version: API_VERSION });
   if (host?.startsWith("tcp://")) {

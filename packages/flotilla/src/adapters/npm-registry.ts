@@ -1,5 +1,11 @@
-import { publish as npmPublish } from "libnpmpublish";
-import npmFetch from "npm-registry-fetch";
+// libnpmpublish and npm-registry-fetch load on first write (they cost ~0.2 s of startup, and a
+// no-op run never writes).
+const npmPublish = async (...args: Parameters<typeof import("libnpmpublish").publish>) => (await import("libnpmpublish")).publish(...args);
+const npmFetch = async (url: string, opts: Record<string, unknown>) => {
+  const mod = (await import("npm-registry-fetch")) as unknown as { default: (u: string, o: unknown) => Promise<unknown> };
+  return mod.default(url, opts);
+};
+
 import { isTransient, withRetry } from "./retry.ts";
 
 export interface Packument {

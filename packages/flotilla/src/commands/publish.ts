@@ -40,8 +40,11 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   const started = Date.now();
   const ctx = await discover(opts);
   const { log } = opts;
-  await preflight(ctx, opts);
-  const plan = await diff(ctx);
+  // The diff only reads, so it runs beside preflight; preflight's verdict still comes first.
+  const [checked, diffed] = await Promise.allSettled([preflight(ctx, opts), diff(ctx)]);
+  if (checked.status === "rejected") throw checked.reason;
+  if (diffed.status === "rejected") throw diffed.reason;
+  const plan = diffed.value;
   const work = plan.units.filter((u) => u.hasWork);
   if (work.length === 0) {
     log.info("Nothing to release: every version is already released.");
@@ -130,7 +133,7 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
     const packed = toPack.length ? await log.group(`pnpm pack (${toPack.length})`, () => packEach(ctx.rootDir, toPack, tmp)) : new Map();
     const created: string[] = [];
     const digests = new Map<string, string>();
-    const docker = dockerClient(ctx.env);
+    const docker = await dockerClient(ctx.env);
     const revision = (await headCommit(ctx.rootDir)) ?? "";
     const source = await repositoryUrl(ctx);
     const handler: StepHandler = async (step) => {

@@ -1,4 +1,3 @@
-import * as core from "@actions/core";
 import type { ReleaseResult } from "./result.ts";
 
 /**
@@ -8,6 +7,8 @@ import type { ReleaseResult } from "./result.ts";
  * GITHUB_OUTPUT, core.setOutput would print a workflow command to stdout instead).
  */
 export async function writeGithubOutputs(results: ReleaseResult[], env: Record<string, string | undefined>): Promise<void> {
+  if (!env.GITHUB_OUTPUT && !env.GITHUB_STEP_SUMMARY) return;
+  const core = await import("@actions/core");
   const published = results.filter((r) => r.status === "published");
   if (env.GITHUB_OUTPUT) {
     core.setOutput("published", published.length > 0 ? "true" : "false");
