@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
 import { execa } from "execa";
 import { createBareRemote, initRepoWithRemote } from "./testbed/git.ts";
-import { startTestbed, stopTestbed, testbedEnv } from "./testbed/index.ts";
+import { githubState, registerGithubRepo, startTestbed, stopTestbed, testbedEnv } from "./testbed/index.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const bin = path.join(root, "packages/flotilla/bin/flotilla.js");
@@ -40,6 +40,7 @@ try {
   initRepoWithRemote(repo, createBareRemote(path.join(work, "origin.git")));
   console.log(`  example monorepo: ${repo} (origin: ${path.join(work, "origin.git")})`);
   const env = { ...testbedEnv(testbed), GITHUB_REPOSITORY: "acme/acme-monorepo" };
+  await registerGithubRepo(testbed, "acme", "acme-monorepo");
 
   step("What the pending changesets will release");
   code = await flotilla(["plan"], repo, env);
@@ -75,6 +76,12 @@ try {
       .map((l) => l.split("refs/tags/")[1])
       .join(", ")}`,
   );
+
+  const releases = (await githubState(testbed)).repos["acme/acme-monorepo"]?.releases ?? [];
+  for (const r of releases)
+    console.log(
+      `  GitHub release ${r.tag_name}${r.make_latest === "true" ? " (Latest)" : ""}: ${r.body.split("\n").find((l) => l.startsWith("- ")) ?? ""}`,
+    );
 
   step("docker run of a pushed image (pulled from the registry)");
   const docker = new Docker({ socketPath: testbed.docker.host.replace("unix://", "") });

@@ -3,6 +3,7 @@ import path from "node:path";
 import type Docker from "dockerode";
 import { pingDocker } from "./adapters/docker.ts";
 import { dirtyFiles, hasOrigin } from "./adapters/git.ts";
+import type { GitHub, RepoRef } from "./adapters/github.ts";
 import type { NpmRegistry } from "./adapters/npm-registry.ts";
 import { type OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
 import type { Config } from "./config/load.ts";
@@ -25,6 +26,10 @@ export interface PreflightInput {
   ociRegistries: Map<string, OciRegistry>;
   imageAuth: { username: string | undefined; password: string | undefined };
   docker: () => Promise<Docker>;
+  github: GitHub | undefined;
+  repo: RepoRef | undefined;
+  tagPrivate: boolean;
+  env: Record<string, string | undefined>;
 }
 
 /** OCI repository path rule (distribution spec). */
@@ -87,6 +92,36 @@ export function preflightChecks(input: PreflightInput): { name: string; run: () 
             code: "GIT_NO_ORIGIN",
             message: "the repository has no `origin` remote to push tags to",
             hint: 'add one (git remote add origin URL) or set "git": {"push": false}',
+          });
+        }
+      }),
+    );
+  }
+  const tagged = input.packages.filter((p) => !p.private || input.tagPrivate);
+  if (input.stages.has("github") && input.config.github.releases !== false && input.config.git.tags && tagged.length > 0) {
+    checks.push(
+      check("GitHub repository reachable with the token", async (c) => {
+        if (!input.env.GITHUB_TOKEN || !input.repo) {
+          c.problems.push({
+            code: "GITHUB_NOT_CONFIGURED",
+            message: !input.env.GITHUB_TOKEN
+              ? "no GITHUB_TOKEN: GitHub releases cannot be created"
+              : "cannot tell the GitHub repository (no GITHUB_REPOSITORY, origin is not a GitHub URL)",
+            hint: 'set GITHUB_TOKEN and GITHUB_REPOSITORY, or turn releases off ("github": {"releases": false}) or pass --only npm --only images --only git',
+          });
+          return;
+        }
+        const r = await input.github!.check();
+        if (!r.ok) {
+          c.problems.push({
+            code: r.status === 401 ? "GITHUB_TOKEN_REFUSED" : r.status === 404 ? "GITHUB_REPO_NOT_FOUND" : "GITHUB_UNREACHABLE",
+            message: `${input.config.github.apiUrl}: ${r.reason}`,
+            hint:
+              r.status === 401
+                ? "check GITHUB_TOKEN"
+                : r.status === 404
+                  ? "check GITHUB_REPOSITORY and the token's access (contents: write)"
+                  : "check GITHUB_API_URL (github.apiUrl)",
           });
         }
       }),

@@ -123,3 +123,23 @@ export function testbedEnv(tb: Testbed): Record<string, string> {
     GITHUB_TOKEN: tb.github.token,
   };
 }
+
+/** Makes the GitHub stand-in know a repository (GitHub answers 404 for unknown ones). */
+export async function registerGithubRepo(tb: Testbed, owner: string, repo: string): Promise<void> {
+  const res = await fetch(`${tb.github.url}/_stub/repos`, { method: "POST", body: JSON.stringify({ owner, repo }) });
+  if (!res.ok) throw new Error(`GitHub stand-in: cannot add ${owner}/${repo}: HTTP ${res.status}`);
+}
+
+/** The stand-in's state: repositories with their releases and pull requests, and the requests it saw. */
+export async function githubState(tb: Testbed): Promise<{
+  repos: Record<
+    string,
+    {
+      releases: { tag_name: string; body: string; prerelease: boolean; make_latest: string; draft: boolean }[];
+      pulls: { number: number; title: string; body: string; state: string; head: { ref: string } }[];
+    }
+  >;
+  requests: { method: string; path: string; status: number }[];
+}> {
+  return (await (await fetch(`${tb.github.url}/_stub/state`)).json()) as never;
+}

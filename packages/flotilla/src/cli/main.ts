@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { doctorCommand } from "../commands/doctor.ts";
 import { planCommand } from "../commands/plan.ts";
 import { publishCommand } from "../commands/publish.ts";
 import { versionCommand } from "../commands/version.ts";
@@ -102,6 +103,27 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
       if (opts.json) io.stdout(`${JSON.stringify(out.result, null, 2)}\n`);
       else if (!out.dryRun) io.stdout(renderResult(out.result));
       exitCode = out.exitCode;
+    });
+
+  common(program.command("doctor"))
+    .description("check config, tokens, registry reachability and auth, the Docker daemon and the git remote")
+    .option("--filter <name|glob>", "only these packages (repeatable)", collect)
+    .addOption(
+      new Option("--only <stage>", "only these stages (repeatable)").choices(["npm", "images", "git", "github"]).argParser(collect),
+    )
+    .action(async (opts: ReleaseOptions) => {
+      const lines = await doctorCommand({
+        ...opts,
+        configPath: opts.config,
+        env: io.env,
+        print: (l) => {
+          if (opts.json) return;
+          io.stdout(`${l.ok ? "✓" : "✗"} ${l.name}\n`);
+          for (const d of l.details) io.stdout(`    ${d}\n`);
+        },
+      });
+      if (opts.json) io.stdout(`${JSON.stringify({ checks: lines }, null, 2)}\n`);
+      exitCode = lines.every((l) => l.ok) ? 0 : 2;
     });
 
   try {

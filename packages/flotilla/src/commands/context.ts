@@ -1,6 +1,7 @@
 import { readConfig as readChangesetsConfig } from "@changesets/config";
 import picomatch from "picomatch";
 import { originUrl } from "../adapters/git.ts";
+import { GitHub, type RepoRef, repoRef } from "../adapters/github.ts";
 import { NpmRegistry } from "../adapters/npm-registry.ts";
 import { OciRegistry, splitImageName } from "../adapters/oci-registry.ts";
 import { type Config, type Env, loadConfig } from "../config/load.ts";
@@ -39,6 +40,9 @@ export interface ReleaseContext {
   /** One OCI client per registry host. */
   ociRegistries: Map<string, OciRegistry>;
   imageAuth: { username: string | undefined; password: string | undefined };
+  /** GitHub client when the github stage can run (token and repository known). */
+  github: GitHub | undefined;
+  repo: RepoRef | undefined;
 }
 
 export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
@@ -85,6 +89,11 @@ export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
     const { host } = splitImageName(name);
     if (!ociRegistries.has(host)) ociRegistries.set(host, new OciRegistry({ host, ...imageAuth }));
   }
+  const repo = repoRef(opts.env, await originUrl(rootDir));
+  const github =
+    stages.has("github") && opts.env.GITHUB_TOKEN && repo
+      ? await GitHub.create({ token: opts.env.GITHUB_TOKEN, baseUrl: config.github.apiUrl, ref: repo })
+      : undefined;
   return {
     rootDir,
     config,
@@ -100,6 +109,8 @@ export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
     imageNames,
     ociRegistries,
     imageAuth,
+    github,
+    repo,
   };
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { buildImage, dockerClient, pushImage } from "../adapters/docker.ts";
@@ -8,6 +8,7 @@ import { packEach, readPacked } from "../adapters/pnpm.ts";
 import { turboRun } from "../adapters/turbo.ts";
 import { InputError, ReleaseError } from "../errors.ts";
 import { orderSteps, runSteps, type StepHandler, type StepOutcome } from "../execute/runner.ts";
+import { changelogSection } from "../github/changelog.ts";
 import { observeState } from "../observe/state.ts";
 import { type PublishPlan, planPublish, STAGING_TAG, type Step } from "../plan/publish-plan.ts";
 import { preflightChecks } from "../preflight.ts";
@@ -84,6 +85,7 @@ async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
     : [];
   const state = await observeState({
     rootDir: ctx.rootDir,
+    github: ctx.stages.has("github") && ctx.config.github.releases !== false ? ctx.github : undefined,
     npmPackages,
     images,
     imageTagKinds: ctx.config.images.tags,
@@ -133,6 +135,7 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
     const packed = toPack.length ? await log.group(`pnpm pack (${toPack.length})`, () => packEach(ctx.rootDir, toPack, tmp)) : new Map();
     const created: string[] = [];
     const digests = new Map<string, string>();
+    const releaseUrls = new Map<string, string>();
     const docker = await dockerClient(ctx.env);
     const revision = (await headCommit(ctx.rootDir)) ?? "";
     const source = await repositoryUrl(ctx);
@@ -200,6 +203,15 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
           if (!digests.has(u!.name)) digests.set(u!.name, (await reg.digest(repo, img.versionTag)) ?? "");
           return { status: "done", detail: `${img.name}: ${img.floating.join(", ")} → ${img.versionTag}` };
         }
+        case "github-release": {
+          const rel = u!.release!;
+          const gh = ctx.github!;
+          const changelog = await readFile(path.join(u!.pkg.dir, "CHANGELOG.md"), "utf8").catch(() => "");
+          const body = changelogSection(changelog, u!.version) || `Release of ${u!.name}@${u!.version}.`;
+          const url = await gh.createRelease({ tag: rel.tag, name: rel.tag, body, prerelease: rel.prerelease, makeLatest: rel.makeLatest });
+          releaseUrls.set(u!.name, url);
+          return { status: "done", detail: `GitHub release ${rel.tag}: ${url}` };
+        }
         case "git-tag": {
           await createTag(ctx.rootDir, u!.gitTag!.tag);
           created.push(u!.gitTag!.tag);
@@ -208,7 +220,7 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
         case "git-push": {
           const ready = new Set(created);
           for (const x of plan.units) if (x.gitTag?.action === "push" && releaseOk(plan, x.name, outcomesSoFar)) ready.add(x.gitTag.tag);
-          if (ready.size === 0) return { status: "skipped", detail: "no tag to push" };
+          if (ready.size === 0) return { status: "noop", detail: "no tag to push" };
           await pushTags(ctx.rootDir, [...ready]);
           return { status: "done", detail: `pushed ${[...ready].join(", ")}` };
         }
@@ -229,6 +241,7 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
       },
     });
     for (const [name, d] of digests) plan.units.find((x) => x.name === name)!.image!.digest = d;
+    for (const [name, url] of releaseUrls) plan.units.find((x) => x.name === name)!.releaseUrl = url;
     return outcomes;
   } finally {
     await rm(tmp, { recursive: true, force: true });

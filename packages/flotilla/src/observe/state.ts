@@ -1,6 +1,7 @@
 import { execa } from "execa";
 import pLimit from "p-limit";
 import { remoteTags } from "../adapters/git.ts";
+import type { GitHub } from "../adapters/github.ts";
 import type { NpmRegistry, Packument } from "../adapters/npm-registry.ts";
 import { type OciRegistry, splitImageName } from "../adapters/oci-registry.ts";
 import type { ImageTagKind } from "../config/schema.ts";
@@ -19,6 +20,8 @@ export async function observeState(input: {
   images: { name: string; registry: OciRegistry; version: string }[];
   imageTagKinds: readonly ImageTagKind[];
   concurrency?: number;
+  /** When set, existing GitHub releases are read too. */
+  github?: GitHub;
 }): Promise<RegistryState> {
   const limit = pLimit(input.concurrency ?? 32);
   const npm = new Map<string, Packument | null>();
@@ -31,13 +34,14 @@ export async function observeState(input: {
     await Promise.all(intended.map(async (t) => digests.set(t, tags.includes(t) ? await img.registry.digest(repo, t) : null)));
     images.set(img.name, { tags, digests });
   };
-  const [remote, local] = await Promise.all([
+  const [remote, local, releases] = await Promise.all([
     input.readGit ? remoteTags(input.rootDir) : Promise.resolve(new Map<string, string>()),
     input.readGit ? localTags(input.rootDir) : Promise.resolve(new Set<string>()),
+    input.github ? input.github.releasesByTag().then((m) => new Set(m.keys())) : Promise.resolve(undefined),
     Promise.all(input.npmPackages.map((p) => limit(async () => npm.set(p.name, await p.registry.packument(p.name))))),
     Promise.all(input.images.map((img) => limit(() => readImage(img)))),
   ]);
-  return { npm, remoteTags: new Set(remote.keys()), localTags: local, images };
+  return { npm, remoteTags: new Set(remote.keys()), localTags: local, images, ...(releases ? { releases } : {}) };
 }
 
 async function localTags(cwd: string): Promise<Set<string>> {

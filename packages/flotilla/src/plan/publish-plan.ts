@@ -3,6 +3,7 @@ import type { Config } from "../config/load.ts";
 import type { Workspace, WorkspacePackage } from "../workspace/discover.ts";
 import { topologicalLayers } from "../workspace/discover.ts";
 import { distTagFor } from "./dist-tag.ts";
+import { pickLatest } from "./github-latest.ts";
 import { imageTagsFor, toImageTag } from "./image-tags.ts";
 import { npmRegistryFor } from "./release-plan.ts";
 
@@ -21,6 +22,16 @@ export interface RegistryState {
   localTags: ReadonlySet<string>;
   /** Per image repository (full name): its tags, and the digest of each tag that matters. */
   images: ReadonlyMap<string, { tags: readonly string[]; digests: ReadonlyMap<string, string | null> }>;
+  /** Tags that have a GitHub release (drafts included); undefined when GitHub is not read. */
+  releases?: ReadonlySet<string>;
+}
+
+export interface GithubReleaseWork {
+  tag: string;
+  prerelease: boolean;
+  /** Becomes the repository's "Latest" (SPEC §5.8). */
+  makeLatest: boolean;
+  action: "create" | "none";
 }
 
 export interface ImageWork {
@@ -62,11 +73,14 @@ export interface ReleaseUnit {
   npm: NpmWork | null;
   image: ImageWork | null;
   gitTag: GitTagWork | null;
+  release: GithubReleaseWork | null;
+  /** URL of the GitHub release once created (filled in by the executor). */
+  releaseUrl?: string;
   /** True when something is missing. */
   hasWork: boolean;
 }
 
-export type StepKind = "npm-publish" | "npm-promote" | "image-build-push" | "image-promote" | "git-tag" | "git-push";
+export type StepKind = "npm-publish" | "npm-promote" | "image-build-push" | "image-promote" | "git-tag" | "git-push" | "github-release";
 
 export interface Step {
   id: string;
@@ -151,9 +165,23 @@ export function planPublish(input: PublishPlanInput): PublishPlan {
       const tag = `${pkg.name}@${pkg.version}`;
       gitTag = { tag, action: state.remoteTags.has(tag) ? "none" : state.localTags.has(tag) ? "push" : "create" };
     }
-    const hasWork = (npm?.action ?? "none") !== "none" || (image?.action ?? "none") !== "none" || (gitTag?.action ?? "none") !== "none";
-    units.push({ name: pkg.name, version: pkg.version, pkg, npm, image, gitTag, hasWork });
+    let release: GithubReleaseWork | null = null;
+    if (gitTag && state.releases && stages.has("github") && config.github.releases === "per-package") {
+      release = {
+        tag: gitTag.tag,
+        prerelease: semver.prerelease(pkg.version) !== null,
+        makeLatest: false,
+        action: state.releases.has(gitTag.tag) ? "none" : "create",
+      };
+    }
+    const hasWork = [npm?.action, image?.action, gitTag?.action, release?.action].some((a) => a !== undefined && a !== "none");
+    units.push({ name: pkg.name, version: pkg.version, pkg, npm, image, gitTag, release, hasWork });
   }
+  const newReleases = units
+    .filter((u) => u.release?.action === "create")
+    .map((u) => ({ tag: u.release!.tag, name: u.name, version: u.version }));
+  const latest = pickLatest(newReleases, [...state.remoteTags]);
+  for (const u of units) if (u.release && u.release.tag === latest) u.release.makeLatest = true;
   return { units, steps: stepsFor(units, config) };
 }
 
@@ -230,6 +258,18 @@ function stepsFor(units: ReleaseUnit[], config: Config): Step[] {
       deps: tagSteps,
       settle: true,
       describe: `push ${pushable.map((u) => u.gitTag!.tag).join(", ")} to origin`,
+    });
+  }
+  const pushed = steps.some((s) => s.id === "git-push");
+  for (const u of units) {
+    if (u.release?.action !== "create") continue;
+    const deps = pushed ? ["git-push"] : steps.some((s) => s.id === `git-tag:${u.name}`) ? [`git-tag:${u.name}`] : [];
+    steps.push({
+      id: `github-release:${u.name}`,
+      kind: "github-release",
+      pkg: u.name,
+      deps,
+      describe: `create GitHub release ${u.release.tag}${u.release.prerelease ? " (prerelease)" : ""}${u.release.makeLatest ? " (Latest)" : ""}`,
     });
   }
   return steps;

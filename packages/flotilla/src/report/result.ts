@@ -58,7 +58,7 @@ function toResult(u: ReleaseUnit, status: ReleaseStatus, error: string | undefin
     npm: u.npm ? { name: u.npm.name, version: u.npm.version, registry: u.npm.registry, distTag: u.npm.distTag } : null,
     image: u.image ? { name: u.image.name, tags: u.image.tags, digest: u.image.digest } : null,
     gitTag: u.gitTag?.tag ?? null,
-    release: null,
+    release: u.releaseUrl ? { url: u.releaseUrl } : null,
     ...(error ? { error } : {}),
   };
 }

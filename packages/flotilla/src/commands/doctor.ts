@@ -1,0 +1,48 @@
+import { dockerClient } from "../adapters/docker.ts";
+import { preflightChecks } from "../preflight.ts";
+import { type CommonOptions, discover } from "./context.ts";
+
+export interface DoctorLine {
+  name: string;
+  ok: boolean;
+  details: string[];
+}
+
+/**
+ * `flotilla doctor`: every preflight check, printed as it runs, each failure with its fix.
+ * No side effects. Exit 0 when all pass, 2 otherwise.
+ */
+export async function doctorCommand(opts: CommonOptions & { print: (line: DoctorLine) => void }): Promise<DoctorLine[]> {
+  const ctx = await discover(opts);
+  const lines: DoctorLine[] = [];
+  const emit = (l: DoctorLine) => {
+    lines.push(l);
+    opts.print(l);
+  };
+  emit({ name: "config", ok: true, details: [ctx.config.file ? `read ${ctx.config.file}` : "no flotilla.config.json: defaults"] });
+  emit({
+    name: "workspace",
+    ok: true,
+    details: [
+      `${ctx.rootDir}: ${ctx.workspace.packages.length} packages (${ctx.workspace.packages.filter((p) => !p.private).length} npm, ${ctx.imageNames.size} images)`,
+    ],
+  });
+  emit({
+    name: "owner",
+    ok: ctx.owner !== undefined,
+    details: [ctx.owner ? `owner: ${ctx.owner}` : 'unknown — fix: set "owner" in flotilla.config.json or GITHUB_REPOSITORY_OWNER'],
+  });
+  const packages = ctx.workspace.packages.filter((p) => !ctx.only || ctx.only.has(p.name));
+  for (const check of preflightChecks({ ...ctx, packages, allowDirty: false, docker: () => dockerClient(ctx.env) })) {
+    const r = await check.run();
+    emit({
+      name: r.name,
+      ok: r.ok,
+      details: [
+        ...r.problems.map((p) => `${p.file ? `${p.file}: ` : ""}${p.message}${p.hint ? ` — fix: ${p.hint}` : ""}`),
+        ...r.warnings.map((w) => `warning: ${w}`),
+      ],
+    });
+  }
+  return lines;
+}

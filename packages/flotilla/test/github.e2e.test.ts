@@ -1,0 +1,107 @@
+/**
+ * GitHub releases against the REST API stand-in (the one part that cannot run here), with the
+ * real Verdaccio and bare remotes for everything else.
+ */
+import { describe, expect, it } from "vitest";
+import { githubState, registerGithubRepo } from "../../../tools/src/testbed/index.ts";
+import { changelogSection } from "../src/github/changelog.ts";
+import { pickLatest } from "../src/plan/github-latest.ts";
+import { runFlotilla } from "./helpers/cli.ts";
+import { envFor, releasableWorkspace, setVersion, testbed, uniqueScope } from "./helpers/testbed.ts";
+
+const changelog = (name: string, entries: Record<string, string>) =>
+  `# ${name}\n\n${Object.entries(entries)
+    .map(([v, e]) => `## ${v}\n\n### Patch Changes\n\n- ${e}\n`)
+    .join("\n")}`;
+
+describe("GitHub releases", () => {
+  it("one release per new tag, body = that version's changelog section, prerelease and Latest set explicitly; a rerun creates nothing", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const repo = `repo-${s}`;
+    await registerGithubRepo(tb, "acme", repo);
+    const { dir } = releasableWorkspace(
+      [
+        { name: `@${s}/a`, version: "1.1.0" },
+        { name: `@${s}/b`, version: "2.0.0-rc.1" },
+      ],
+      {
+        "packages/a/CHANGELOG.md": changelog(`@${s}/a`, { "1.1.0": "abc123: Add the spacing scale.", "1.0.0": "Initial." }),
+        "packages/b/CHANGELOG.md": changelog(`@${s}/b`, { "2.0.0-rc.1": "def456: New API." }),
+      },
+    );
+    const env = envFor(tb, { GITHUB_REPOSITORY: `acme/${repo}` });
+    const r = await runFlotilla(["publish", "--skip-build", "--json"], { cwd: dir, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout).releases as { name: string; release: { url: string } | null }[];
+    expect(out.find((x) => x.name === `@${s}/a`)!.release!.url).toBe(
+      `https://github.com/acme/${repo}/releases/tag/${encodeURIComponent(`@${s}/a@1.1.0`)}`,
+    );
+
+    const rels = (await githubState(tb)).repos[`acme/${repo}`]!.releases;
+    expect(rels.map((x) => x.tag_name).sort()).toEqual([`@${s}/a@1.1.0`, `@${s}/b@2.0.0-rc.1`]);
+    const a = rels.find((x) => x.tag_name === `@${s}/a@1.1.0`)!;
+    expect(a.body).toBe("### Patch Changes\n\n- abc123: Add the spacing scale.");
+    expect(a.prerelease).toBe(false);
+    expect(a.make_latest).toBe("true");
+    const b = rels.find((x) => x.tag_name === `@${s}/b@2.0.0-rc.1`)!;
+    expect(b.prerelease).toBe(true);
+    expect(b.make_latest).toBe("false");
+
+    const posts = () =>
+      githubState(tb).then((st) => st.requests.filter((q) => q.method === "POST" && q.path === `/repos/acme/${repo}/releases`).length);
+    const before = await posts();
+    const again = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toContain("Nothing to release");
+    expect(await posts()).toBe(before);
+  });
+
+  it("a backport never becomes Latest", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const repo = `repo-${s}`;
+    await registerGithubRepo(tb, "acme", repo);
+    const { dir } = releasableWorkspace([{ name: `@${s}/a`, version: "2.0.0" }]);
+    const env = envFor(tb, { GITHUB_REPOSITORY: `acme/${repo}` });
+    expect((await runFlotilla(["publish", "--skip-build"], { cwd: dir, env })).exitCode).toBe(0);
+    setVersion(dir, "packages/a", "1.9.1");
+    expect((await runFlotilla(["publish", "--skip-build"], { cwd: dir, env })).exitCode).toBe(0);
+    const rels = (await githubState(tb)).repos[`acme/${repo}`]!.releases;
+    expect(rels.find((x) => x.tag_name === `@${s}/a@2.0.0`)!.make_latest).toBe("true");
+    expect(rels.find((x) => x.tag_name === `@${s}/a@1.9.1`)!.make_latest).toBe("false");
+  });
+
+  it("a refused token and an unknown repository stop preflight with flotilla's message, exit 2", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir } = releasableWorkspace([{ name: `@${s}/a`, version: "1.0.0" }]);
+    const bad = await runFlotilla(["publish", "--skip-build"], {
+      cwd: dir,
+      env: envFor(tb, { GITHUB_TOKEN: "ghs_wrong", NODE_AUTH_TOKEN: tb.npm.token }),
+    });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`${tb.github.url}: the token was refused (Bad credentials)`);
+    const unknown = await runFlotilla(["publish", "--skip-build"], {
+      cwd: dir,
+      env: envFor(tb, { GITHUB_REPOSITORY: "acme/no-such-repo" }),
+    });
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain("repository acme/no-such-repo not found, or the token cannot see it");
+    expect(unknown.stderr).toContain("fix: check GITHUB_REPOSITORY");
+  });
+});
+
+describe("release notes and Latest (pure)", () => {
+  it("takes exactly one version's section", () => {
+    const text = changelog("x", { "1.1.0": "new", "1.0.0": "old" });
+    expect(changelogSection(text, "1.0.0")).toBe("### Patch Changes\n\n- old");
+    expect(changelogSection(text, "9.9.9")).toBe("");
+  });
+  it("picks one stable, non-backport release", () => {
+    const rel = (name: string, version: string) => ({ name, version, tag: `${name}@${version}` });
+    expect(pickLatest([rel("b", "1.0.0"), rel("a", "2.0.0")], [])).toBe("a@2.0.0");
+    expect(pickLatest([rel("a", "1.2.9")], ["a@2.0.0"])).toBeUndefined();
+    expect(pickLatest([rel("a", "3.0.0-beta.1")], [])).toBeUndefined();
+  });
+});
