@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { ciCommand } from "../commands/ci.ts";
 import { doctorCommand } from "../commands/doctor.ts";
 import { planCommand } from "../commands/plan.ts";
 import { publishCommand } from "../commands/publish.ts";
@@ -103,6 +104,24 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
       if (opts.json) io.stdout(`${JSON.stringify(out.result, null, 2)}\n`);
       else if (!out.dryRun) io.stdout(renderResult(out.result));
       exitCode = out.exitCode;
+    });
+
+  release(program.command("ci"))
+    .description('on the release branch: pending changesets → the "Version Packages" pull request; none → publish')
+    .action(async (opts: ReleaseOptions) => {
+      const log = plainLogger(opts.json ? io.stderr : io.stdout, { githubActions: io.env.GITHUB_ACTIONS === "true", redact: (s) => s });
+      const out = await ciCommand({ ...opts, cwd: opts.cwd, configPath: opts.config, env: io.env, log });
+      if (io.env.GITHUB_OUTPUT) {
+        const core = await import("@actions/core");
+        core.setOutput("hasChangesets", out.hasChangesets ? "true" : "false");
+        if (out.pullRequest) core.setOutput("pullRequestNumber", String(out.pullRequest.number));
+      }
+      if (opts.json)
+        io.stdout(
+          `${JSON.stringify({ hasChangesets: out.hasChangesets, pullRequest: out.pullRequest ?? null, ...(out.publish ? out.publish.result : {}) }, null, 2)}\n`,
+        );
+      else if (out.publish && !out.publish.dryRun) io.stdout(renderResult(out.publish.result));
+      exitCode = out.publish?.exitCode ?? 0;
     });
 
   common(program.command("doctor"))
