@@ -164,7 +164,7 @@ export function preflightChecks(input: PreflightInput): { name: string; run: () 
               code: "IMAGE_NAME_INVALID",
               field: `images.apps.${p.name}.name`,
               message: `${p.name}: "${name}" is not a valid image name (lowercase letters, digits, and . _ - separators)`,
-              hint: 'set images.apps["' + p.name + '"].name in flotilla.config.json',
+              hint: `set images.apps["${p.name}"].name in flotilla.config.json`,
             });
           }
         }

@@ -4,7 +4,6 @@ import { execa } from "execa";
 import { readChangesetsState } from "../changesets/release-plan.ts";
 import { InputError } from "../errors.ts";
 import { changelogSection } from "../github/changelog.ts";
-import type { Logger } from "../report/log.ts";
 import { discover } from "./context.ts";
 import { type PublishOptions, type PublishOutcome, publishCommand } from "./publish.ts";
 import { versionCommand } from "./version.ts";
@@ -62,7 +61,7 @@ export async function ciCommand(opts: PublishOptions): Promise<CiOutcome> {
       ...(opts.configPath ? { configPath: opts.configPath } : {}),
       log,
     });
-    body = await pullRequestBody(ctx.rootDir, version.releases, ctx.workspace.byName);
+    body = await pullRequestBody(version.releases, ctx.workspace.byName);
     await git("add", "-A");
     // The repository's own identity when it has one, else GitHub Actions' bot.
     const bot = ["-c", "user.name=github-actions[bot]", "-c", "user.email=41898282+github-actions[bot]@users.noreply.github.com"];
@@ -89,7 +88,6 @@ async function hasIdentity(cwd: string): Promise<boolean> {
 }
 
 async function pullRequestBody(
-  rootDir: string,
   releases: { name: string; oldVersion: string; newVersion: string }[],
   byName: Map<string, { dir: string }>,
 ): Promise<string> {

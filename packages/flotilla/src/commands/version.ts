@@ -49,12 +49,13 @@ export async function versionCommand(opts: { cwd: string; configPath?: string; e
  * uses its own copy of the same generator, so the output is identical.
  */
 function withResolvableChangelog(config: ChangesetsConfig, rootDir: string): ChangesetsConfig {
-  if (!config.changelog || config.changelog[0] !== "@changesets/cli/changelog") return config;
+  const changelog = config.changelog;
+  if (changelog === false || changelog[0] !== "@changesets/cli/changelog") return config;
   try {
     createRequire(path.join(rootDir, ".changeset", "x.js")).resolve("@changesets/cli/changelog");
     return config;
   } catch {
     const own = createRequire(import.meta.url).resolve("@changesets/changelog-git");
-    return { ...config, changelog: [own, config.changelog[1]] };
+    return { ...config, changelog: [own, changelog[1]] };
   }
 }
