@@ -5,9 +5,10 @@ import { planCommand } from "../commands/plan.ts";
 import { publishCommand } from "../commands/publish.ts";
 import { versionCommand } from "../commands/version.ts";
 import { FlotillaError, formatProblem, InputError, type Problem } from "../errors.ts";
-import type { Stage } from "../plan/publish-plan.ts";
+import type { Stage, Step } from "../plan/publish-plan.ts";
 import { plainLogger } from "../report/log.ts";
 import { renderPlan } from "../report/plan-table.ts";
+import { listrProgress } from "../report/tty.ts";
 import type { PublishResult } from "../report/result.ts";
 import { secretsFromEnv } from "../secrets.ts";
 
@@ -33,18 +34,21 @@ export interface CliIO {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   env: Record<string, string | undefined>;
+  /** stdout is a terminal: show the live task list. */
+  isTTY?: boolean;
 }
 
 /** All output passes through redaction of the secrets in the environment (SPEC §9). */
 function redacting(io: CliIO): CliIO {
   const secrets = secretsFromEnv(io.env);
-  return { env: io.env, stdout: (s) => io.stdout(secrets.redact(s)), stderr: (s) => io.stderr(secrets.redact(s)) };
+  return { env: io.env, isTTY: io.isTTY, stdout: (s) => io.stdout(secrets.redact(s)), stderr: (s) => io.stderr(secrets.redact(s)) };
 }
 
 const defaultIO: CliIO = {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
   env: process.env,
+  isTTY: process.stdout.isTTY === true,
 };
 
 /** Parses argv, runs one command, prints, and returns the exit code (SPEC §4). */
@@ -100,7 +104,8 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
     .option("--dry-run", "read the registries and print what would be done, without doing it")
     .action(async (opts: ReleaseOptions) => {
       const log = plainLogger(opts.json ? io.stderr : io.stdout, { githubActions: io.env.GITHUB_ACTIONS === "true", redact: (s) => s });
-      const out = await publishCommand({ ...opts, cwd: opts.cwd, configPath: opts.config, env: io.env, log });
+      const tty = io.isTTY && !opts.json && io.env.CI !== "true";
+      const out = await publishCommand({ ...opts, cwd: opts.cwd, configPath: opts.config, env: io.env, log, ...(tty ? { progress: (steps: Step[]) => listrProgress(steps, (t) => secretsFromEnv(io.env).redact(t)) } : {}) });
       if (opts.json) io.stdout(`${JSON.stringify(out.result, null, 2)}\n`);
       else if (!out.dryRun) io.stdout(renderResult(out.result));
       exitCode = out.exitCode;

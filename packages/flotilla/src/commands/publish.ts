@@ -14,6 +14,7 @@ import { type PublishPlan, planPublish, STAGING_TAG, type Step } from "../plan/p
 import { preflightChecks } from "../preflight.ts";
 import { writeGithubOutputs } from "../report/github.ts";
 import type { Logger } from "../report/log.ts";
+import type { Progress } from "../report/tty.ts";
 import { type PublishResult, summarize } from "../report/result.ts";
 import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "./context.ts";
 
@@ -23,6 +24,8 @@ export interface PublishOptions extends CommonOptions {
   allowDirty?: boolean;
   concurrency?: number;
   log: Logger;
+  /** A live display of the steps (the terminal's task list); plain log lines when absent. */
+  progress?: (steps: Step[]) => Promise<Progress>;
 }
 
 export interface PublishOutcome {
@@ -227,10 +230,12 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
       }
     };
     const outcomesSoFar = new Map<string, StepOutcome>();
+    const progress = opts.progress ? await opts.progress(plan.steps) : undefined;
     const outcomes = await runSteps(plan.steps, handler, {
       concurrency: opts.concurrency ?? 8,
       onSettled: (step: Step, o: StepOutcome) => {
         outcomesSoFar.set(step.id, o);
+        if (progress) return progress.settled(step, o);
         const what =
           o.status === "failed"
             ? `FAILED ${step.describe}: ${o.error}`
@@ -240,6 +245,7 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
         log.info(what);
       },
     });
+    await progress?.done();
     for (const [name, d] of digests) plan.units.find((x) => x.name === name)!.image!.digest = d;
     for (const [name, url] of releaseUrls) plan.units.find((x) => x.name === name)!.releaseUrl = url;
     return outcomes;
