@@ -8,8 +8,8 @@ import { FlotillaError, formatProblem, InputError, type Problem } from "../error
 import type { Stage, Step } from "../plan/publish-plan.ts";
 import { plainLogger } from "../report/log.ts";
 import { renderPlan } from "../report/plan-table.ts";
-import { listrProgress } from "../report/tty.ts";
 import type { PublishResult } from "../report/result.ts";
+import { listrProgress } from "../report/tty.ts";
 import { secretsFromEnv } from "../secrets.ts";
 
 interface GlobalOptions {
@@ -105,7 +105,14 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
     .action(async (opts: ReleaseOptions) => {
       const log = plainLogger(opts.json ? io.stderr : io.stdout, { githubActions: io.env.GITHUB_ACTIONS === "true", redact: (s) => s });
       const tty = io.isTTY && !opts.json && io.env.CI !== "true";
-      const out = await publishCommand({ ...opts, cwd: opts.cwd, configPath: opts.config, env: io.env, log, ...(tty ? { progress: (steps: Step[]) => listrProgress(steps, (t) => secretsFromEnv(io.env).redact(t)) } : {}) });
+      const out = await publishCommand({
+        ...opts,
+        cwd: opts.cwd,
+        configPath: opts.config,
+        env: io.env,
+        log,
+        ...(tty ? { progress: (steps: Step[]) => listrProgress(steps, (t) => secretsFromEnv(io.env).redact(t)) } : {}),
+      });
       if (opts.json) io.stdout(`${JSON.stringify(out.result, null, 2)}\n`);
       else if (!out.dryRun) io.stdout(renderResult(out.result));
       exitCode = out.exitCode;

@@ -14,8 +14,8 @@ import { type PublishPlan, planPublish, STAGING_TAG, type Step } from "../plan/p
 import { preflightChecks } from "../preflight.ts";
 import { writeGithubOutputs } from "../report/github.ts";
 import type { Logger } from "../report/log.ts";
-import type { Progress } from "../report/tty.ts";
 import { type PublishResult, summarize } from "../report/result.ts";
+import type { Progress } from "../report/tty.ts";
 import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "./context.ts";
 
 export interface PublishOptions extends CommonOptions {
