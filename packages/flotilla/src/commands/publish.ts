@@ -1,16 +1,15 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { buildImage, dockerClient, pushImage } from "../adapters/docker.ts";
-import { createTag, headCommit, originUrl, pushTags } from "../adapters/git.ts";
-import { splitImageName } from "../adapters/oci-registry.ts";
-import { packEach, readPacked } from "../adapters/pnpm.ts";
+import { dockerClient } from "../adapters/docker.ts";
+import { headCommit, originUrl } from "../adapters/git.ts";
+import { packEach } from "../adapters/pnpm.ts";
 import { turboRun } from "../adapters/turbo.ts";
 import { InputError, ReleaseError } from "../errors.ts";
-import { orderSteps, runSteps, type StepHandler, type StepOutcome } from "../execute/runner.ts";
-import { changelogSection } from "../github/changelog.ts";
+import { makeHandler } from "../execute/handlers.ts";
+import { orderSteps, runSteps, type StepOutcome } from "../execute/runner.ts";
 import { observeState } from "../observe/state.ts";
-import { type PublishPlan, planPublish, STAGING_TAG, type Step } from "../plan/publish-plan.ts";
+import { type PublishPlan, planPublish, type Step } from "../plan/publish-plan.ts";
 import { preflightChecks } from "../preflight.ts";
 import { writeGithubOutputs } from "../report/github.ts";
 import type { Logger } from "../report/log.ts";
@@ -136,127 +135,38 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
   try {
     const toPack = plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.name);
     const packed = toPack.length ? await log.group(`pnpm pack (${toPack.length})`, () => packEach(ctx.rootDir, toPack, tmp)) : new Map();
-    const created: string[] = [];
-    const digests = new Map<string, string>();
-    const releaseUrls = new Map<string, string>();
-    const docker = await dockerClient(ctx.env);
-    const revision = (await headCommit(ctx.rootDir)) ?? "";
-    const source = await repositoryUrl(ctx);
-    const handler: StepHandler = async (step) => {
-      const u = plan.units.find((x) => x.name === step.pkg);
-      switch (step.kind) {
-        case "npm-publish": {
-          const npm = u!.npm!;
-          const p = packed.get(u!.name);
-          if (!p || p instanceof Error) return { status: "failed", error: p?.message ?? "pnpm pack produced no tarball" };
-          const { manifest, data } = await readPacked(p.tarball);
-          const reg = registryFor(ctx, u!.name);
-          const promoteLast = ctx.config.npm.promote === "last";
-          const r = await reg.publish(manifest, data, { tag: promoteLast ? STAGING_TAG : npm.distTag, access: ctx.config.npm.access });
-          // GitHub Packages does not move `latest` by itself: set the final dist-tag explicitly.
-          if (!promoteLast) await reg.setDistTag(npm.name, npm.version, npm.distTag);
-          return r === "published"
-            ? { status: "done", detail: `published ${npm.name}@${npm.version} (${promoteLast ? STAGING_TAG : npm.distTag})` }
-            : { status: "noop", detail: `${npm.name}@${npm.version} was already on the registry` };
-        }
-        case "npm-promote": {
-          const npm = u!.npm!;
-          const reg = registryFor(ctx, u!.name);
-          await reg.setDistTag(npm.name, npm.version, npm.distTag);
-          if (ctx.config.npm.promote === "last") await reg.removeDistTag(npm.name, STAGING_TAG);
-          return { status: "done", detail: `dist-tag ${npm.distTag} → ${npm.name}@${npm.version}` };
-        }
-        case "image-build-push": {
-          const img = u!.image!;
-          const app = ctx.config.images.apps[u!.name];
-          const context = path.resolve(u!.pkg.dir, app?.context ?? ".");
-          const dockerfile = path.relative(context, path.resolve(u!.pkg.dir, u!.pkg.dockerfile!));
-          const m = u!.pkg.manifest as { description?: string; license?: string };
-          const labels: Record<string, string> = {
-            "org.opencontainers.image.source": source,
-            "org.opencontainers.image.version": u!.version,
-            "org.opencontainers.image.revision": revision,
-            "org.opencontainers.image.created": new Date().toISOString(),
-            "org.opencontainers.image.title": u!.name,
-            ...(m.description ? { "org.opencontainers.image.description": m.description.slice(0, 512) } : {}),
-            ...(m.license ? { "org.opencontainers.image.licenses": m.license } : {}),
-          };
-          await buildImage(docker, {
-            context,
-            dockerfile,
-            tag: `${img.name}:${img.versionTag}`,
-            buildArgs: { ...app?.buildArgs, VERSION: u!.version },
-            labels,
-            ...(app?.platforms?.[0] ? { platform: app.platforms[0] } : {}),
-          });
-          const { host } = splitImageName(img.name);
-          const digest = await pushImage(docker, img.name, img.versionTag, {
-            username: ctx.imageAuth.username ?? "",
-            password: ctx.imageAuth.password ?? "",
-            serveraddress: host,
-          });
-          digests.set(u!.name, digest);
-          return { status: "done", detail: `built and pushed ${img.name}:${img.versionTag} (${digest.slice(0, 19)})` };
-        }
-        case "image-promote": {
-          const img = u!.image!;
-          const reg = ociFor(ctx, img.name);
-          const { repo } = splitImageName(img.name);
-          for (const t of img.floating) await reg.copyTag(repo, img.versionTag, t);
-          if (!digests.has(u!.name)) digests.set(u!.name, (await reg.digest(repo, img.versionTag)) ?? "");
-          return { status: "done", detail: `${img.name}: ${img.floating.join(", ")} → ${img.versionTag}` };
-        }
-        case "github-release": {
-          const rel = u!.release!;
-          const gh = ctx.github!;
-          const changelog = await readFile(path.join(u!.pkg.dir, "CHANGELOG.md"), "utf8").catch(() => "");
-          const body = changelogSection(changelog, u!.version) || `Release of ${u!.name}@${u!.version}.`;
-          const url = await gh.createRelease({ tag: rel.tag, name: rel.tag, body, prerelease: rel.prerelease, makeLatest: rel.makeLatest });
-          releaseUrls.set(u!.name, url);
-          return { status: "done", detail: `GitHub release ${rel.tag}: ${url}` };
-        }
-        case "git-tag": {
-          await createTag(ctx.rootDir, u!.gitTag!.tag);
-          created.push(u!.gitTag!.tag);
-          return { status: "done", detail: `tagged ${u!.gitTag!.tag}` };
-        }
-        case "git-push": {
-          const ready = new Set(created);
-          for (const x of plan.units) if (x.gitTag?.action === "push" && releaseOk(plan, x.name, outcomesSoFar)) ready.add(x.gitTag.tag);
-          if (ready.size === 0) return { status: "noop", detail: "no tag to push" };
-          await pushTags(ctx.rootDir, [...ready]);
-          return { status: "done", detail: `pushed ${[...ready].join(", ")}` };
-        }
-      }
-    };
     const outcomesSoFar = new Map<string, StepOutcome>();
+    const { handler, facts } = makeHandler({
+      ctx,
+      plan,
+      packed,
+      docker: () => dockerClient(ctx.env),
+      revision: (await headCommit(ctx.rootDir)) ?? "",
+      source: await repositoryUrl(ctx),
+      outcomes: outcomesSoFar,
+    });
     const progress = opts.progress ? await opts.progress(plan.steps) : undefined;
     const outcomes = await runSteps(plan.steps, handler, {
       concurrency: opts.concurrency ?? 8,
       onSettled: (step: Step, o: StepOutcome) => {
         outcomesSoFar.set(step.id, o);
         if (progress) return progress.settled(step, o);
-        const what =
+        log.info(
           o.status === "failed"
             ? `FAILED ${step.describe}: ${o.error}`
             : o.status === "skipped"
               ? `skipped ${step.describe}: ${o.detail}`
-              : (o.detail ?? step.describe);
-        log.info(what);
+              : (o.detail ?? step.describe),
+        );
       },
     });
     await progress?.done();
-    for (const [name, d] of digests) plan.units.find((x) => x.name === name)!.image!.digest = d;
-    for (const [name, url] of releaseUrls) plan.units.find((x) => x.name === name)!.releaseUrl = url;
+    for (const [name, d] of facts.digests) plan.units.find((x) => x.name === name)!.image!.digest = d;
+    for (const [name, url] of facts.releaseUrls) plan.units.find((x) => x.name === name)!.releaseUrl = url;
     return outcomes;
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
-}
-
-/** Every step of a package succeeded (or it had none). */
-function releaseOk(plan: PublishPlan, name: string, outcomes: ReadonlyMap<string, StepOutcome>): boolean {
-  return plan.steps.filter((s) => s.pkg === name).every((s) => ["done", "noop"].includes(outcomes.get(s.id)?.status ?? "failed"));
 }
 
 async function finish(

@@ -1,0 +1,207 @@
+import { describe, expect, it } from "vitest";
+import { resolveConfig } from "../src/config/load.ts";
+import { runSteps, type StepOutcome } from "../src/execute/runner.ts";
+import { planPublish, type RegistryState, type Stage, type Step } from "../src/plan/publish-plan.ts";
+import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
+
+function pkg(name: string, version: string, opts: { deps?: string[]; private?: boolean; dockerfile?: boolean } = {}): WorkspacePackage {
+  return {
+    name,
+    version,
+    dir: `/ws/${name}`,
+    relDir: name,
+    private: opts.private ?? false,
+    kind: opts.dockerfile ? (opts.private ? "image" : "both") : opts.private ? "private" : "npm",
+    dockerfile: opts.dockerfile ? "Dockerfile" : undefined,
+    internalDeps: opts.deps ?? [],
+    internalDevDeps: [],
+    manifest: { name, version },
+  };
+}
+
+function ws(...packages: WorkspacePackage[]): Workspace {
+  return {
+    rootDir: "/ws",
+    packages,
+    byName: new Map(packages.map((p) => [p.name, p])),
+    manypkg: { rootDir: "/ws", packages: [], tool: { type: "pnpm" } },
+  };
+}
+
+const state = (s: Partial<RegistryState> = {}): RegistryState => ({
+  npm: new Map(),
+  remoteTags: new Set(),
+  localTags: new Set(),
+  images: new Map(),
+  releases: new Set(),
+  ...s,
+});
+const ALL: ReadonlySet<Stage> = new Set(["npm", "images", "git", "github"]);
+const config = (file = {}) => resolveConfig(file, {});
+
+describe("planPublish (pure)", () => {
+  it("publishes what is missing, in dependency order, and tags after the artifacts", () => {
+    const plan = planPublish({
+      workspace: ws(pkg("a", "1.0.0"), pkg("b", "1.0.0", { deps: ["a"] }), pkg("c", "2.0.0")),
+      config: config(),
+      tagPrivate: false,
+      state: state({
+        npm: new Map([["c", { versions: new Set(["2.0.0"]), distTags: { latest: "2.0.0" } }]]),
+        remoteTags: new Set(["c@2.0.0"]),
+        releases: new Set(["c@2.0.0"]),
+      }),
+      stages: ALL,
+      imageNames: new Map(),
+    });
+    expect(plan.units.map((u) => [u.name, u.hasWork])).toEqual([
+      ["a", true],
+      ["b", true],
+      ["c", false],
+    ]);
+    const byId = new Map(plan.steps.map((s) => [s.id, s]));
+    expect(byId.get("npm-publish:b")!.deps).toEqual(["npm-publish:a"]);
+    expect(byId.get("git-tag:b")!.deps).toEqual(["npm-publish:b"]);
+    expect(byId.get("git-push")!.settle).toBe(true);
+    expect(byId.get("github-release:a")!.deps).toEqual(["git-push"]);
+    expect(byId.has("npm-publish:c")).toBe(false);
+  });
+
+  it("a version present without its dist-tag needs only the dist-tag; a newer latest is never moved back", () => {
+    const plan = planPublish({
+      workspace: ws(pkg("a", "1.0.0"), pkg("b", "1.5.0")),
+      config: config(),
+      tagPrivate: false,
+      state: state({
+        npm: new Map([
+          ["a", { versions: new Set(["1.0.0"]), distTags: {} }],
+          ["b", { versions: new Set(["1.5.0", "2.0.0"]), distTags: { latest: "2.0.0", "latest-1": "1.5.0" } }],
+        ]),
+      }),
+      stages: new Set(["npm"]),
+      imageNames: new Map(),
+    });
+    expect(plan.units.map((u) => u.npm!.action)).toEqual(["tag", "none"]);
+    expect(plan.units[1]!.npm!.distTag).toBe("latest-1");
+    expect(plan.steps.map((s) => s.id)).toEqual(["npm-promote:a"]);
+  });
+
+  it("images: build when the version tag is missing, retag when only floating tags are; floating tags wait for every artifact", () => {
+    const plan = planPublish({
+      workspace: ws(
+        pkg("lib", "1.0.0"),
+        pkg("web", "1.1.0", { private: true, dockerfile: true }),
+        pkg("api", "2.0.0", { private: true, dockerfile: true }),
+      ),
+      config: config(),
+      tagPrivate: true,
+      state: state({
+        images: new Map([
+          [
+            "ghcr.io/acme/web",
+            {
+              tags: ["1.0.0", "1.0", "1", "latest"],
+              digests: new Map([
+                ["1.1.0", null],
+                ["1.1", null],
+                ["1", "sha256:old"],
+                ["latest", "sha256:old"],
+              ]),
+            },
+          ],
+          [
+            "ghcr.io/acme/api",
+            {
+              tags: ["2.0.0"],
+              digests: new Map([
+                ["2.0.0", "sha256:api"],
+                ["2.0", null],
+                ["2", null],
+                ["latest", null],
+              ]),
+            },
+          ],
+        ]),
+      }),
+      stages: new Set(["npm", "images", "git"]),
+      imageNames: new Map([
+        ["web", "ghcr.io/acme/web"],
+        ["api", "ghcr.io/acme/api"],
+      ]),
+    });
+    const web = plan.units.find((u) => u.name === "web")!.image!;
+    expect(web).toMatchObject({ action: "build", tags: ["1.1.0", "1.1", "1", "latest"], moves: ["1", "latest"] });
+    expect(plan.units.find((u) => u.name === "api")!.image!.action).toBe("retag");
+    const promote = plan.steps.find((s) => s.id === "image-promote:web")!;
+    expect(promote.requireAllOk).toBe(true);
+    expect(promote.deps.sort()).toEqual(["image-build-push:web", "npm-publish:lib"]);
+    expect(plan.steps.some((s) => s.id === "image-build-push:api")).toBe(false);
+    expect(plan.steps.find((s) => s.id === "git-tag:web")!.deps).toEqual(["image-build-push:web", "image-promote:web"]);
+  });
+
+  it("--filter and --only narrow the work", () => {
+    const plan = planPublish({
+      workspace: ws(pkg("a", "1.0.0"), pkg("b", "1.0.0")),
+      config: config(),
+      tagPrivate: false,
+      state: state(),
+      stages: new Set(["npm"]),
+      only: new Set(["b"]),
+      imageNames: new Map(),
+    });
+    expect(plan.steps.map((s) => s.id)).toEqual(["npm-publish:b"]);
+  });
+});
+
+describe("runSteps", () => {
+  const step = (id: string, deps: string[] = [], extra: Partial<Step> = {}): Step => ({
+    id,
+    kind: "npm-publish",
+    pkg: id,
+    deps,
+    describe: id,
+    ...extra,
+  });
+
+  it("skips the dependents of a failure, runs the rest, and settles steps that ask for it", async () => {
+    const ran: string[] = [];
+    const out = await runSteps(
+      [
+        step("a"),
+        step("b", ["a"]),
+        step("c", ["b"]),
+        step("d"),
+        step("push", ["b", "d"], { settle: true, pkg: undefined }),
+        step("promote", ["a", "d"], { requireAllOk: true }),
+      ],
+      async (s): Promise<StepOutcome> => {
+        ran.push(s.id);
+        if (s.id === "a") throw new Error("registry said no");
+        return { status: "done" };
+      },
+      { concurrency: 2 },
+    );
+    expect(out.get("a")).toEqual({ status: "failed", error: "registry said no" });
+    expect(out.get("b")).toMatchObject({ status: "skipped", detail: "a failed" });
+    expect(out.get("c")).toMatchObject({ status: "skipped", detail: "b was skipped" });
+    expect(out.get("d")!.status).toBe("done");
+    expect(out.get("push")!.status).toBe("done");
+    expect(out.get("promote")).toMatchObject({ status: "skipped", detail: "waiting for the whole release: a failed" });
+    expect(ran.sort()).toEqual(["a", "d", "push"]);
+  });
+
+  it("never runs more than `concurrency` handlers at once", async () => {
+    let now = 0;
+    let peak = 0;
+    await runSteps(
+      Array.from({ length: 10 }, (_, i) => step(`s${i}`)),
+      async () => {
+        peak = Math.max(peak, ++now);
+        await new Promise((r) => setTimeout(r, 5));
+        now--;
+        return { status: "done" };
+      },
+      { concurrency: 3 },
+    );
+    expect(peak).toBe(3);
+  });
+});
