@@ -72,7 +72,7 @@ describe("planPublish (pure)", () => {
       config: config(),
       tagPrivate: false,
       state: state({
-        npm: new Map([
+        npm: new Map<string, { versions: Set<string>; distTags: Record<string, string> }>([
           ["a", { versions: new Set(["1.0.0"]), distTags: {} }],
           ["b", { versions: new Set(["1.5.0", "2.0.0"]), distTags: { latest: "2.0.0", "latest-1": "1.5.0" } }],
         ]),
