@@ -1,6 +1,6 @@
 import { dockerClient } from "../adapters/docker.ts";
 import { preflightChecks } from "../preflight.ts";
-import { type CommonOptions, discover } from "./context.ts";
+import { type CommonOptions, discover, type ReleaseContext, registryFor } from "./context.ts";
 
 export interface DoctorLine {
   name: string;
@@ -44,5 +44,38 @@ export async function doctorCommand(opts: CommonOptions & { print: (line: Doctor
       ],
     });
   }
+  if (ctx.config.npm.promote === "last")
+    emit(
+      await distTagMoveCheck(
+        ctx,
+        packages.filter((p) => !p.private).map((p) => p.name),
+      ),
+    );
   return lines;
+}
+
+/**
+ * `npm.promote: "last"` relies on moving dist-tags, which GitHub Packages does not document
+ * (SPEC §5.9). This points `latest` of an already-published package at the version it already
+ * has: a real dist-tag write that changes nothing.
+ */
+async function distTagMoveCheck(ctx: ReleaseContext, names: string[]): Promise<DoctorLine> {
+  const name = "registry moves dist-tags (npm.promote: last)";
+  for (const pkg of names) {
+    const reg = registryFor(ctx, pkg);
+    const doc = await reg.packument(pkg).catch(() => null);
+    const latest = doc?.distTags.latest;
+    if (!latest) continue;
+    try {
+      await reg.setDistTag(pkg, latest, "latest");
+      return { name, ok: true, details: [`${reg.url}: set ${pkg} latest → ${latest} (unchanged)`] };
+    } catch (err) {
+      return {
+        name,
+        ok: false,
+        details: [`${reg.url}: moving a dist-tag failed (${(err as Error).message}) — fix: set "npm": {"promote": "direct"}`],
+      };
+    }
+  }
+  return { name, ok: true, details: ["nothing published yet to try it on; checked again on the next run of doctor"] };
 }

@@ -1,0 +1,51 @@
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { runFlotilla } from "./helpers/cli.ts";
+import { envFor, releasableWorkspace, testbed, uniqueScope } from "./helpers/testbed.ts";
+
+describe("flotilla doctor", () => {
+  it("prints every check as it runs; all pass against the testbed", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir } = releasableWorkspace(
+      [
+        { name: `@${s}/lib`, version: "1.0.0" },
+        { name: `@${s}/web-${s}`, version: "1.0.0", private: true, dir: "apps/web", dockerfile: true },
+      ],
+      { "flotilla.config.json": { npm: { promote: "last" } } },
+    );
+    const env = envFor(tb);
+    expect((await runFlotilla(["publish", "--skip-build", "--only", "npm"], { cwd: dir, env })).exitCode).toBe(0);
+    const r = await runFlotilla(["doctor"], { cwd: dir, env });
+    expect(r.exitCode, r.stdout).toBe(0);
+    for (const check of [
+      "✓ config",
+      "✓ owner",
+      "✓ git working tree is clean",
+      "✓ npm registry reachable and token accepted",
+      "✓ Docker daemon reachable",
+      "✓ image registry credentials accepted",
+      "✓ GitHub repository reachable with the token",
+      "✓ registry moves dist-tags (npm.promote: last)",
+    ]) {
+      expect(r.stdout).toContain(check);
+    }
+    expect(r.stdout).toContain(`set @${s}/lib latest → 1.0.0 (unchanged)`);
+  });
+
+  it("names each failure with its fix, exit 2", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
+    writeFileSync(path.join(dir, "stray.txt"), "x");
+    const r = await runFlotilla(["doctor"], { cwd: dir, env: envFor(tb, { NODE_AUTH_TOKEN: "nope-nope" }) });
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toMatch(
+      /✗ git working tree is clean\n\s+the working tree has uncommitted changes \(stray\.txt\) — fix: commit or stash them, or pass --allow-dirty/,
+    );
+    expect(r.stdout).toMatch(
+      /✗ npm registry reachable and token accepted\n\s+http:\/\/127\.0\.0\.1:\d+: token refused — fix: check NODE_AUTH_TOKEN/,
+    );
+  });
+});
