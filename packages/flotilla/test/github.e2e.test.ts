@@ -105,3 +105,35 @@ describe("release notes and Latest (pure)", () => {
     expect(pickLatest([rel("a", "3.0.0-beta.1")], [])).toBeUndefined();
   });
 });
+
+describe("combined GitHub release", () => {
+  it("one release for the run lists every package; a rerun creates nothing", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const repo = `repo-${s}`;
+    await registerGithubRepo(tb, "acme", repo);
+    const { dir } = releasableWorkspace(
+      [
+        { name: `@${s}/a`, version: "1.1.0" },
+        { name: `@${s}/b`, version: "3.0.0" },
+      ],
+      {
+        "flotilla.config.json": { github: { releases: "combined" } },
+        "packages/a/CHANGELOG.md": changelog(`@${s}/a`, { "1.1.0": "Add a thing." }),
+        "packages/b/CHANGELOG.md": changelog(`@${s}/b`, { "3.0.0": "Break b." }),
+      },
+    );
+    const env = envFor(tb, { GITHUB_REPOSITORY: `acme/${repo}` });
+    const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const rels = (await githubState(tb)).repos[`acme/${repo}`]!.releases;
+    expect(rels).toHaveLength(1);
+    expect(rels[0]!.tag_name).toBe(`@${s}/a@1.1.0`);
+    expect(rels[0]!.body).toContain(`## @${s}/a@1.1.0`);
+    expect(rels[0]!.body).toContain(`## @${s}/b@3.0.0`);
+    expect(rels[0]!.body).toContain("- Break b.");
+    const again = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(again.stdout).toContain("Nothing to release");
+    expect((await githubState(tb)).repos[`acme/${repo}`]!.releases).toHaveLength(1);
+  });
+});

@@ -10,6 +10,7 @@ export interface ExistingRelease {
   tag: string;
   draft: boolean;
   url: string;
+  body: string;
 }
 
 /**
@@ -73,7 +74,7 @@ export class GitHub {
   /** Every release, drafts included (getReleaseByTag hides drafts), by tag. */
   async releasesByTag(): Promise<Map<string, ExistingRelease>> {
     const all = await this.octokit.paginate(this.octokit.rest.repos.listReleases, { ...this.ref, per_page: 100 });
-    return new Map(all.map((r) => [r.tag_name, { id: r.id, tag: r.tag_name, draft: r.draft, url: r.html_url }]));
+    return new Map(all.map((r) => [r.tag_name, { id: r.id, tag: r.tag_name, draft: r.draft, url: r.html_url, body: r.body ?? "" }]));
   }
 
   async createRelease(input: { tag: string; name: string; body: string; prerelease: boolean; makeLatest: boolean }): Promise<string> {

@@ -6,7 +6,7 @@ import { createTag, pushTags } from "../adapters/git.ts";
 import { splitImageName } from "../adapters/oci-registry.ts";
 import { type PackedPackage, readPacked } from "../adapters/pnpm.ts";
 import { ociFor, type ReleaseContext, registryFor } from "../commands/context.ts";
-import { changelogSection } from "../github/changelog.ts";
+import { changelogSection, coveredTagsMarker } from "../github/changelog.ts";
 import { ociLabels } from "../plan/image-labels.ts";
 import { type PublishPlan, type ReleaseUnit, STAGING_TAG, type Step } from "../plan/publish-plan.ts";
 import type { StepHandler, StepOutcome } from "./runner.ts";
@@ -130,6 +130,7 @@ export function makeHandler(deps: HandlerDeps): { handler: StepHandler; facts: H
     },
 
     async "github-release"(step) {
+      if (!step.pkg) return combinedRelease();
       const u = unitOf(step);
       const rel = u.release!;
       const changelog = await readFile(path.join(u.pkg.dir, "CHANGELOG.md"), "utf8").catch(() => "");
@@ -145,6 +146,31 @@ export function makeHandler(deps: HandlerDeps): { handler: StepHandler; facts: H
       return { status: "done", detail: `GitHub release ${rel.tag}: ${url}` };
     },
   };
+
+  /** `github.releases: "combined"`: one release for every package whose release went through. */
+  async function combinedRelease(): Promise<StepOutcome> {
+    const push = deps.outcomes.get("git-push");
+    if (push && push.status !== "done" && push.status !== "noop") return { status: "skipped", detail: "the tags were not pushed" };
+    const units = plan.units.filter((u) => u.release?.action === "create" && releaseOk(plan, u.name, deps.outcomes));
+    if (units.length === 0) return { status: "skipped", detail: "no package was released" };
+    const sections: string[] = [];
+    for (const u of units) {
+      const changelog = await readFile(path.join(u.pkg.dir, "CHANGELOG.md"), "utf8").catch(() => "");
+      sections.push(`## ${u.name}@${u.version}`, "", changelogSection(changelog, u.version) || "(no changelog entry)", "");
+    }
+    const tags = units.map((u) => u.release!.tag);
+    const body = [...sections, coveredTagsMarker(tags)].join("\n");
+    const date = new Date().toISOString().slice(0, 10);
+    const url = await ctx.github!.createRelease({
+      tag: tags[0]!,
+      name: `Release ${date}: ${units.length} package${units.length === 1 ? "" : "s"}`,
+      body,
+      prerelease: units.every((u) => u.release!.prerelease),
+      makeLatest: units.some((u) => u.release!.makeLatest),
+    });
+    for (const u of units) facts.releaseUrls.set(u.name, url);
+    return { status: "done", detail: `GitHub release for ${tags.length} tag(s): ${url}` };
+  }
 
   return { handler: (step) => kinds[step.kind](step), facts };
 }

@@ -13,3 +13,14 @@ export function changelogSection(changelog: string, version: string): string {
     .join("\n")
     .trim();
 }
+
+/** The marker a combined release carries, listing every package tag it covers. */
+export function coveredTagsMarker(tags: string[]): string {
+  return `<!-- flotilla:covers ${tags.join(" ")} -->`;
+}
+
+/** Tags a release covers: its own, plus those in a combined release's marker. */
+export function coveredTags(tag: string, body: string): string[] {
+  const m = /<!-- flotilla:covers ([^>]*?) -->/.exec(body);
+  return [tag, ...(m ? m[1]!.split(/\s+/).filter(Boolean) : [])];
+}

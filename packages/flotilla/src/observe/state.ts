@@ -5,6 +5,7 @@ import type { GitHub } from "../adapters/github.ts";
 import type { NpmRegistry, Packument } from "../adapters/npm-registry.ts";
 import { type OciRegistry, splitImageName } from "../adapters/oci-registry.ts";
 import type { ImageTagKind } from "../config/schema.ts";
+import { coveredTags } from "../github/changelog.ts";
 import { imageTagsFor } from "../plan/image-tags.ts";
 import type { RegistryState } from "../plan/publish-plan.ts";
 
@@ -37,7 +38,9 @@ export async function observeState(input: {
   const [remote, local, releases] = await Promise.all([
     input.readGit ? remoteTags(input.rootDir) : Promise.resolve(new Map<string, string>()),
     input.readGit ? localTags(input.rootDir) : Promise.resolve(new Set<string>()),
-    input.github ? input.github.releasesByTag().then((m) => new Set(m.keys())) : Promise.resolve(undefined),
+    input.github
+      ? input.github.releasesByTag().then((m) => new Set([...m.values()].flatMap((r) => coveredTags(r.tag, r.body))))
+      : Promise.resolve(undefined),
     Promise.all(input.npmPackages.map((p) => limit(async () => npm.set(p.name, await p.registry.packument(p.name))))),
     Promise.all(input.images.map((img) => limit(() => readImage(img)))),
   ]);

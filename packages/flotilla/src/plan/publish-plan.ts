@@ -166,7 +166,7 @@ export function planPublish(input: PublishPlanInput): PublishPlan {
       gitTag = { tag, action: state.remoteTags.has(tag) ? "none" : state.localTags.has(tag) ? "push" : "create" };
     }
     let release: GithubReleaseWork | null = null;
-    if (gitTag && state.releases && stages.has("github") && config.github.releases === "per-package") {
+    if (gitTag && state.releases && stages.has("github") && config.github.releases !== false) {
       release = {
         tag: gitTag.tag,
         prerelease: semver.prerelease(pkg.version) !== null,
@@ -261,6 +261,20 @@ function stepsFor(units: ReleaseUnit[], config: Config): Step[] {
     });
   }
   const pushed = steps.some((s) => s.id === "git-push");
+  if (config.github.releases === "combined") {
+    const covered = units.filter((u) => u.release?.action === "create");
+    if (covered.length > 0) {
+      steps.push({
+        id: "github-release:combined",
+        kind: "github-release",
+        deps: pushed ? ["git-push"] : covered.flatMap((u) => steps.filter((s) => s.id === `git-tag:${u.name}`).map((s) => s.id)),
+        // One release for the run: it covers the packages whose release went through.
+        settle: true,
+        describe: `create one GitHub release for ${covered.map((u) => u.release!.tag).join(", ")}`,
+      });
+    }
+    return steps;
+  }
   for (const u of units) {
     if (u.release?.action !== "create") continue;
     const deps = pushed ? ["git-push"] : steps.some((s) => s.id === `git-tag:${u.name}`) ? [`git-tag:${u.name}`] : [];

@@ -27,7 +27,9 @@ export function summarize(
   opts: { pushFailed?: string } = {},
 ): ReleaseResult[] {
   return plan.units.map((u) => {
-    const own = plan.steps.filter((s) => s.pkg === u.name).map((s) => [s, outcomes.get(s.id)] as const);
+    const own = plan.steps
+      .filter((s) => s.pkg === u.name || (s.id === "github-release:combined" && u.release?.action === "create"))
+      .map((s) => [s, outcomes.get(s.id)] as const);
     const failed = own.find(([, o]) => o?.status === "failed");
     const skipped = own.find(([, o]) => o?.status === "skipped");
     const did = own.some(([, o]) => o?.status === "done");
