@@ -3,32 +3,13 @@
  * stand-in on loopback, and the testbed's registries for the publish that follows the merge.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { githubState, registerGithubRepo } from "../../../tools/src/testbed/index.ts";
 import { REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
-import { copyTree, gitCommitAll, tempDir, treeDigest } from "./helpers/fixtures.ts";
-import { envFor, packument, remoteTagNames, testbed, uniqueScope } from "./helpers/testbed.ts";
-
-/** examples/ under a unique scope and owner, committed, with a bare origin. */
-function exampleRepo(scope: string): { dir: string; origin: string } {
-  const dir = copyTree(path.join(REPO_ROOT, "examples"));
-  for (const f of execFileSync("git", ["ls-files"], { cwd: path.join(REPO_ROOT, "examples"), encoding: "utf8" })
-    .split("\n")
-    .filter(Boolean)) {
-    const p = path.join(dir, f);
-    if (statSync(p).isFile())
-      writeFileSync(p, readFileSync(p, "utf8").replaceAll("@acme/", `@${scope}/`).replace('"owner": "acme"', `"owner": "${scope}"`));
-  }
-  execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
-  gitCommitAll(dir, "initial");
-  const origin = path.join(tempDir(), "origin.git");
-  execFileSync("git", ["init", "--bare", "-q", "-b", "main", origin]);
-  execFileSync("git", ["remote", "add", "origin", origin], { cwd: dir });
-  execFileSync("git", ["push", "-q", "origin", "main"], { cwd: dir });
-  return { dir, origin };
-}
+import { copyTree, gitCommitAll, treeDigest } from "./helpers/fixtures.ts";
+import { envFor, exampleRepo, packument, remoteTagNames, testbed, uniqueScope } from "./helpers/testbed.ts";
 
 const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, encoding: "utf8" }).trim();
 

@@ -5,15 +5,16 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { OciRegistry } from "../src/adapters/oci-registry.ts";
 import { FLOTILLA_BIN, REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
-import { copyTree, gitCommitAll, tempDir, writeTree } from "./helpers/fixtures.ts";
+import { gitCommitAll, tempDir, writeTree } from "./helpers/fixtures.ts";
 import {
   envFor,
+  exampleRepo,
   packument,
   releasableWorkspace,
   remoteTagNames,
@@ -36,21 +37,9 @@ const puts = (tb: ReturnType<typeof testbed>, scope: string) =>
 describe("flotilla publish", () => {
   it("releases examples/ after `changeset version`: every public package, real ranges, no private package on npm, app images, tags on origin; a rerun does nothing", async () => {
     const tb = testbed();
-    const dir = copyTree(path.join(REPO_ROOT, "examples"));
     // A unique scope, so reruns of the suite on one testbed do not collide.
     const scope = uniqueScope();
-    for (const f of execFileSync("git", ["ls-files"], { cwd: path.join(REPO_ROOT, "examples"), encoding: "utf8" })
-      .split("\n")
-      .filter(Boolean)) {
-      const p = path.join(dir, f);
-      if (statSync(p).isFile())
-        writeFileSync(p, readFileSync(p, "utf8").replaceAll("@acme/", `@${scope}/`).replace('"owner": "acme"', `"owner": "${scope}"`));
-    }
-    execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
-    gitCommitAll(dir, "initial");
-    const origin = path.join(tempDir(), "origin.git");
-    execFileSync("git", ["init", "--bare", "-q", origin]);
-    execFileSync("git", ["remote", "add", "origin", origin], { cwd: dir });
+    const { dir, origin } = exampleRepo(scope);
     execFileSync(path.join(REPO_ROOT, "node_modules/.bin/changeset"), ["version"], { cwd: dir });
     execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
     gitCommitAll(dir, "Version Packages");

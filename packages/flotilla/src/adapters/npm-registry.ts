@@ -1,3 +1,5 @@
+import { HttpError } from "./http-error.ts";
+
 // libnpmpublish and npm-registry-fetch load on first write (they cost ~0.2 s of startup, and a
 // no-op run never writes).
 const npmPublish = async (...args: Parameters<typeof import("libnpmpublish").publish>) => (await import("libnpmpublish")).publish(...args);
@@ -11,14 +13,6 @@ import { isTransient, withRetry } from "./retry.ts";
 export interface Packument {
   versions: Set<string>;
   distTags: Record<string, string>;
-}
-
-export class RegistryHttpError extends Error {
-  readonly status: number;
-  constructor(message: string, status: number) {
-    super(message);
-    this.status = status;
-  }
 }
 
 /**
@@ -64,7 +58,7 @@ export class NpmRegistry {
       }
       if (!res.ok) {
         await res.body?.cancel();
-        throw new RegistryHttpError(`GET ${this.url}/${escapeName(name)} answered HTTP ${res.status}`, res.status);
+        throw new HttpError(`GET ${this.url}/${escapeName(name)} answered HTTP ${res.status}`, res.status);
       }
       const doc = (await res.json()) as { versions?: Record<string, unknown>; "dist-tags"?: Record<string, string> };
       return { versions: new Set(Object.keys(doc.versions ?? {})), distTags: doc["dist-tags"] ?? {} };

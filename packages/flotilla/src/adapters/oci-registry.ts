@@ -1,3 +1,4 @@
+import { HttpError } from "./http-error.ts";
 import { withRetry } from "./retry.ts";
 
 /** Every manifest type flotilla handles; always sent, else old registries answer schema1 (REGISTRIES D2). */
@@ -7,14 +8,6 @@ const MANIFEST_ACCEPT = [
   "application/vnd.docker.distribution.manifest.list.v2+json",
   "application/vnd.docker.distribution.manifest.v2+json",
 ].join(", ");
-
-export class OciError extends Error {
-  readonly status: number;
-  constructor(message: string, status: number) {
-    super(message);
-    this.status = status;
-  }
-}
 
 /**
  * A client for the OCI distribution API of one registry host: list tags, HEAD a manifest for its
@@ -57,12 +50,12 @@ export class OciRegistry {
         const challenge = res.headers.get("www-authenticate") ?? "";
         await res.body?.cancel();
         const auth = /^bearer/i.test(challenge) ? await this.bearer(challenge, scope) : this.basic();
-        if (!auth) throw new OciError(`${this.host}: authentication required and no credentials given`, 401);
+        if (!auth) throw new HttpError(`${this.host}: authentication required and no credentials given`, 401);
         res = await send(auth);
       }
       if (res.status >= 500 || res.status === 429) {
         await res.body?.cancel();
-        throw new OciError(`${init.method ?? "GET"} ${this.host}${path}: HTTP ${res.status}`, res.status);
+        throw new HttpError(`${init.method ?? "GET"} ${this.host}${path}: HTTP ${res.status}`, res.status);
       }
       return res;
     });
@@ -77,7 +70,7 @@ export class OciRegistry {
   private async bearer(challenge: string, scope: string): Promise<string> {
     this.challengedBearer = true;
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
-    if (!params.realm) throw new OciError(`${this.host}: unreadable auth challenge`, 401);
+    if (!params.realm) throw new HttpError(`${this.host}: unreadable auth challenge`, 401);
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set("service", params.service);
     const wanted = scope || params.scope;
@@ -85,14 +78,14 @@ export class OciRegistry {
     const res = await fetch(url, { headers: this.basic() ? { authorization: this.basic()! } : {}, signal: AbortSignal.timeout(30_000) });
     if (!res.ok) {
       await res.body?.cancel();
-      throw new OciError(
+      throw new HttpError(
         `${this.host}: token endpoint refused the credentials (HTTP ${res.status})`,
         res.status === 401 || res.status === 403 ? 401 : res.status,
       );
     }
     const body = (await res.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
-    if (!token) throw new OciError(`${this.host}: token endpoint returned no token`, 401);
+    if (!token) throw new HttpError(`${this.host}: token endpoint returned no token`, 401);
     const auth = `Bearer ${token}`;
     this.tokens.set(scope, auth);
     return auth;
@@ -122,7 +115,7 @@ export class OciRegistry {
         await res.body?.cancel();
         return out;
       }
-      if (!res.ok) throw new OciError(`listing tags of ${this.host}/${repo}: HTTP ${res.status}`, res.status);
+      if (!res.ok) throw new HttpError(`listing tags of ${this.host}/${repo}: HTTP ${res.status}`, res.status);
       const body = (await res.json()) as { tags?: string[] | null };
       out.push(...(body.tags ?? []));
       const next = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get("link") ?? "")?.[1];
@@ -139,7 +132,7 @@ export class OciRegistry {
       scope: `repository:${repo}:pull`,
     });
     if (res.status === 404) return null;
-    if (!res.ok) throw new OciError(`HEAD ${this.host}/${repo}:${ref}: HTTP ${res.status}`, res.status);
+    if (!res.ok) throw new HttpError(`HEAD ${this.host}/${repo}:${ref}: HTTP ${res.status}`, res.status);
     return res.headers.get("docker-content-digest");
   }
 
@@ -147,7 +140,7 @@ export class OciRegistry {
   async copyTag(repo: string, from: string, tag: string): Promise<string> {
     const scope = `repository:${repo}:pull,push`;
     const src = await this.request(`/v2/${repo}/manifests/${from}`, { headers: { accept: MANIFEST_ACCEPT }, scope });
-    if (!src.ok) throw new OciError(`GET ${this.host}/${repo}:${from}: HTTP ${src.status}`, src.status);
+    if (!src.ok) throw new HttpError(`GET ${this.host}/${repo}:${from}: HTTP ${src.status}`, src.status);
     const bytes = Buffer.from(await src.arrayBuffer());
     const mediaType =
       (src.headers.get("content-type") ?? "").split(";")[0]!.trim() ||
@@ -160,7 +153,7 @@ export class OciRegistry {
     });
     if (put.status !== 201 && put.status !== 200) {
       const text = await put.text();
-      throw new OciError(`PUT ${this.host}/${repo}:${tag}: HTTP ${put.status} ${text.slice(0, 300)}`, put.status);
+      throw new HttpError(`PUT ${this.host}/${repo}:${tag}: HTTP ${put.status} ${text.slice(0, 300)}`, put.status);
     }
     await put.body?.cancel();
     return put.headers.get("docker-content-digest") ?? "";

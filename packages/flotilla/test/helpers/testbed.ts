@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createBareRemote } from "../../../../tools/src/testbed/git.ts";
 import { readTestbed, type Testbed, testbedEnv } from "../../../../tools/src/testbed/index.ts";
-import { gitCommitAll, type PkgSpec, tempDir, writeTree } from "./fixtures.ts";
+import { REPO_ROOT } from "./cli.ts";
+import { copyTree, gitCommitAll, type PkgSpec, tempDir, writeTree } from "./fixtures.ts";
 
 export function testbed(): Testbed {
   const tb = readTestbed();
@@ -106,4 +107,21 @@ export function setVersion(dir: string, pkgDir: string, version: string): void {
   writeTree({ [`${pkgDir}/package.json`]: pj }, dir);
   execFileSync("pnpm", ["install", "--silent"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   gitCommitAll(dir, `version ${version}`);
+}
+
+/** examples/ under a unique scope and owner, installed, committed on main, with a bare origin. */
+export function exampleRepo(scope: string): { dir: string; origin: string } {
+  const examples = path.join(REPO_ROOT, "examples");
+  const dir = copyTree(examples);
+  for (const f of execFileSync("git", ["ls-files"], { cwd: examples, encoding: "utf8" }).split("\n").filter(Boolean)) {
+    const p = path.join(dir, f);
+    if (statSync(p).isFile())
+      writeFileSync(p, readFileSync(p, "utf8").replaceAll("@acme/", `@${scope}/`).replace('"owner": "acme"', `"owner": "${scope}"`));
+  }
+  execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
+  gitCommitAll(dir, "initial");
+  const origin = createBareRemote(path.join(tempDir(), "origin.git"));
+  execFileSync("git", ["remote", "add", "origin", origin], { cwd: dir });
+  execFileSync("git", ["push", "-q", "origin", "main"], { cwd: dir });
+  return { dir, origin };
 }
