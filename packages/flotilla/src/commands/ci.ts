@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
+import { dirtyFiles } from "../adapters/git.ts";
 import { readChangesetsState } from "../changesets/release-plan.ts";
 import { InputError } from "../errors.ts";
 import { changelogSection } from "../github/changelog.ts";
@@ -46,6 +47,17 @@ export async function ciCommand(opts: PublishOptions): Promise<CiOutcome> {
       },
     ]);
 
+  // Everything in the tree goes into the version commit: it must hold only what is committed.
+  const dirty = opts.allowDirty ? [] : await dirtyFiles(ctx.rootDir);
+  if (dirty.length > 0) {
+    throw new InputError([
+      {
+        code: "GIT_DIRTY",
+        message: `the working tree has uncommitted changes (${dirty.map((l) => l.slice(3)).join(", ")})`,
+        hint: "commit or stash them first",
+      },
+    ]);
+  }
   const git = (...args: string[]) => execa("git", args, { cwd: ctx.rootDir });
   const base = (await git("rev-parse", "--abbrev-ref", "HEAD")).stdout.trim();
   const baseRef = base === "HEAD" ? (opts.env.GITHUB_REF_NAME ?? cs.config.baseBranch) : base;
