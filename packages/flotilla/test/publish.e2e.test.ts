@@ -202,6 +202,23 @@ describe("flotilla publish", () => {
     expect((await packument(tb, `@${s}/side`))!["dist-tags"]).toEqual({ latest: "2.0.1" });
   });
 
+  it("--filter releases only the named packages; --only narrows the stages", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, origin } = releasableWorkspace(chain(s));
+    const r = await runFlotilla(["publish", "--skip-build", "--filter", `@${s}/s*`, "--only", "npm"], { cwd: dir, env: envFor(tb) });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(
+      puts(tb, s)
+        .filter((p) => p.status === 201)
+        .map((p) => p.url),
+    ).toEqual([`/@${s}/side`]);
+    expect(remoteTagNames(origin)).toEqual([]);
+    const none = await runFlotilla(["publish", "--skip-build", "--filter", "@nope/*"], { cwd: dir, env: envFor(tb) });
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toContain('--filter: no workspace package matches "@nope/*"');
+  });
+
   it("--dry-run reads the registry and prints the steps without doing them", async () => {
     const tb = testbed();
     const s = uniqueScope();

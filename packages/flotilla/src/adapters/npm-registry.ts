@@ -135,6 +135,25 @@ export class NpmRegistry {
     } as never);
   }
 
+  /**
+   * Can this registry move dist-tags? (GitHub Packages does not document it, SPEC §5.9.) Points
+   * `latest` of the first already-published package at the version it already has: a real
+   * dist-tag write that changes nothing. `unknown` when nothing is published yet.
+   */
+  async canMoveDistTags(names: string[]): Promise<{ result: "yes" | "unknown"; detail: string } | { result: "no"; detail: string }> {
+    for (const name of names) {
+      const latest = (await this.packument(name).catch(() => null))?.distTags.latest;
+      if (!latest) continue;
+      try {
+        await this.setDistTag(name, latest, "latest");
+        return { result: "yes", detail: `set ${name} latest → ${latest} (unchanged)` };
+      } catch (err) {
+        return { result: "no", detail: `moving a dist-tag of ${name} failed: ${(err as Error).message}` };
+      }
+    }
+    return { result: "unknown", detail: "nothing published yet to try it on" };
+  }
+
   /** Removes a dist-tag (the staging tag after promotion). A missing tag is fine. */
   async removeDistTag(name: string, tag: string): Promise<void> {
     try {

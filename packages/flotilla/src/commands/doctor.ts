@@ -61,21 +61,16 @@ export async function doctorCommand(opts: CommonOptions & { print: (line: Doctor
  */
 async function distTagMoveCheck(ctx: ReleaseContext, names: string[]): Promise<DoctorLine> {
   const name = "registry moves dist-tags (npm.promote: last)";
-  for (const pkg of names) {
-    const reg = registryFor(ctx, pkg);
-    const doc = await reg.packument(pkg).catch(() => null);
-    const latest = doc?.distTags.latest;
-    if (!latest) continue;
-    try {
-      await reg.setDistTag(pkg, latest, "latest");
-      return { name, ok: true, details: [`${reg.url}: set ${pkg} latest → ${latest} (unchanged)`] };
-    } catch (err) {
-      return {
-        name,
-        ok: false,
-        details: [`${reg.url}: moving a dist-tag failed (${(err as Error).message}) — fix: set "npm": {"promote": "direct"}`],
-      };
-    }
+  const details: string[] = [];
+  let ok = true;
+  for (const [url, reg] of ctx.registries) {
+    const mine = names.filter((n) => registryFor(ctx, n) === reg);
+    if (mine.length === 0) continue;
+    const r = await reg.canMoveDistTags(mine);
+    if (r.result === "no") ok = false;
+    details.push(
+      `${url}: ${r.detail}${r.result === "no" ? ' — fix: set "npm": {"promote": "direct"} (publish falls back to it by itself)' : ""}`,
+    );
   }
-  return { name, ok: true, details: ["nothing published yet to try it on; checked again on the next run of doctor"] };
+  return { name, ok, details };
 }

@@ -41,13 +41,20 @@ export interface PublishOutcome {
  */
 export async function publishCommand(opts: PublishOptions): Promise<PublishOutcome> {
   const started = Date.now();
-  const ctx = await discover(opts);
   const { log } = opts;
-  // The diff only reads, so it runs beside preflight; preflight's verdict still comes first.
-  const [checked, diffed] = await Promise.allSettled([preflight(ctx, opts), diff(ctx)]);
-  if (checked.status === "rejected") throw checked.reason;
-  if (diffed.status === "rejected") throw diffed.reason;
-  const plan = diffed.value;
+  let ctx = await discover(opts);
+  let plan: PublishPlan;
+  if (ctx.config.npm.promote === "last") {
+    await preflight(ctx, opts);
+    ctx = await promoteFallback(ctx, opts);
+    plan = await diff(ctx);
+  } else {
+    // The diff only reads, so it runs beside preflight; preflight's verdict still comes first.
+    const [checked, diffed] = await Promise.allSettled([preflight(ctx, opts), diff(ctx)]);
+    if (checked.status === "rejected") throw checked.reason;
+    if (diffed.status === "rejected") throw diffed.reason;
+    plan = diffed.value;
+  }
   const work = plan.units.filter((u) => u.hasWork);
   if (work.length === 0) {
     log.info("Nothing to release: every version is already released.");
@@ -60,6 +67,25 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   await build(ctx, plan, opts);
   const outcomes = await execute(ctx, plan, opts);
   return finish(ctx, plan, outcomes, started, true);
+}
+
+/**
+ * `npm.promote: "last"` moves dist-tags at the end; where a registry cannot move them (SPEC
+ * §5.9), versions are published with their final dist-tag directly instead, and the user is told.
+ */
+async function promoteFallback(ctx: ReleaseContext, opts: PublishOptions): Promise<ReleaseContext> {
+  if (ctx.config.npm.promote !== "last" || opts.dryRun || !ctx.stages.has("npm") || !ctx.npmToken) return ctx;
+  const names = ctx.workspace.packages.filter((p) => !p.private).map((p) => p.name);
+  for (const reg of ctx.registries.values()) {
+    const r = await reg
+      .canMoveDistTags(names.filter((n) => registryFor(ctx, n) === reg))
+      .catch(() => ({ result: "unknown" as const, detail: "" }));
+    if (r.result === "no") {
+      opts.log.warn(`${reg.url} cannot move dist-tags (${r.detail}): publishing with final dist-tags directly`);
+      return { ...ctx, config: { ...ctx.config, npm: { ...ctx.config.npm, promote: "direct" } } };
+    }
+  }
+  return ctx;
 }
 
 async function preflight(ctx: ReleaseContext, opts: PublishOptions): Promise<void> {
