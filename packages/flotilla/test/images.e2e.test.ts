@@ -152,6 +152,22 @@ describe("images", () => {
     expect(remoteTagNames(origin)).toContain(`@${s}/${app}@1.1.0`);
   });
 
+  it("the optional sha-<7> tag: pushed with the others, and a rerun finds nothing to do", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, repo } = appWorkspace(s, "0.3.0", {
+      "flotilla.config.json": { images: { tags: ["version", "minor", "major", "latest", "sha"] } },
+    });
+    const env = envFor(tb);
+    expect((await runFlotilla(["publish", "--skip-build"], { cwd: dir, env })).exitCode).toBe(0);
+    const sha = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, encoding: "utf8" }).trim().slice(0, 7);
+    const t = await tagDigests(tb, repo);
+    expect(Object.keys(t).sort()).toEqual(["0.3", "0.3.0", "latest", `sha-${sha}`]);
+    expect(t[`sha-${sha}`]).toBe(t["0.3.0"]);
+    const again = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(again.stdout).toContain("Nothing to release");
+  });
+
   it("a failing RUN → exit 1 naming the app and the step; the other packages are released", async () => {
     const tb = testbed();
     const s = uniqueScope();

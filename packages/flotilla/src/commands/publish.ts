@@ -111,8 +111,10 @@ async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
           return { name, registry: ociFor(ctx, name), version: p.version };
         })
     : [];
+  const sha = await headCommit(ctx.rootDir);
   const state = await observeState({
     rootDir: ctx.rootDir,
+    ...(sha ? { sha } : {}),
     github: ctx.stages.has("github") && ctx.config.github.releases !== false ? ctx.github : undefined,
     npmPackages,
     images,
@@ -127,7 +129,7 @@ async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
     stages: ctx.stages,
     only: ctx.only,
     imageNames: ctx.imageNames,
-    sha: await headCommit(ctx.rootDir),
+    sha,
   });
 }
 

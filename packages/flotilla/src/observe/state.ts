@@ -20,6 +20,8 @@ export async function observeState(input: {
   /** Image repositories to read, with the versions released into them. */
   images: { name: string; registry: OciRegistry; version: string }[];
   imageTagKinds: readonly ImageTagKind[];
+  /** The commit being released, for the optional `sha-<7>` tag. */
+  sha?: string;
   concurrency?: number;
   /** When set, existing GitHub releases are read too. */
   github?: GitHub;
@@ -30,7 +32,7 @@ export async function observeState(input: {
   const readImage = async (img: { name: string; registry: OciRegistry; version: string }) => {
     const { repo } = splitImageName(img.name);
     const tags = await img.registry.tags(repo);
-    const intended = imageTagsFor(img.version, tags, { kinds: input.imageTagKinds }).tags;
+    const intended = imageTagsFor(img.version, tags, { kinds: input.imageTagKinds, ...(input.sha ? { sha: input.sha } : {}) }).tags;
     const digests = new Map<string, string | null>();
     await Promise.all(intended.map(async (t) => digests.set(t, tags.includes(t) ? await img.registry.digest(repo, t) : null)));
     images.set(img.name, { tags, digests });
