@@ -219,6 +219,20 @@ describe("flotilla publish", () => {
     expect(none.stderr).toContain('--filter: no workspace package matches "@nope/*"');
   });
 
+  it("a failing build → exit 1, nothing published, no tag", async () => {
+    const tb = testbed();
+    const scope = uniqueScope();
+    const { dir, origin } = exampleRepo(scope);
+    const pj = path.join(dir, "packages/core/package.json");
+    writeFileSync(pj, readFileSync(pj, "utf8").replace('"build": "node ../../scripts/build.mjs"', '"build": "node -e process.exit(3)"'));
+    gitCommitAll(dir, "break the build");
+    const r = await runFlotilla(["publish"], { cwd: dir, env: envFor(tb) });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/turbo run build test failed \(exit \d+\): nothing was published/);
+    expect(puts(tb, scope)).toEqual([]);
+    expect(remoteTagNames(origin)).toEqual([]);
+  });
+
   it("--dry-run reads the registry and prints the steps without doing them", async () => {
     const tb = testbed();
     const s = uniqueScope();

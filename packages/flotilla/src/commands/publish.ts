@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { readChangesets } from "@changesets/read";
 import { dockerClient } from "../adapters/docker.ts";
 import { headCommit, originUrl } from "../adapters/git.ts";
 import { packEach } from "../adapters/pnpm.ts";
@@ -43,6 +44,7 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   const started = Date.now();
   const { log } = opts;
   let ctx = await discover(opts);
+  await warnPendingChangesets(ctx, log);
   let plan: PublishPlan;
   if (ctx.config.npm.promote === "last") {
     await preflight(ctx, opts);
@@ -67,6 +69,16 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   await build(ctx, plan, opts);
   const outcomes = await execute(ctx, plan, opts);
   return finish(ctx, plan, outcomes, started, true);
+}
+
+/** publish releases versions, not changesets: say so when some are still waiting to be applied. */
+async function warnPendingChangesets(ctx: ReleaseContext, log: Logger): Promise<void> {
+  const pending = await readChangesets(ctx.rootDir).catch(() => []);
+  if (pending.length > 0) {
+    log.warn(
+      `${pending.length} changeset${pending.length === 1 ? " is" : "s are"} pending: their versions are released after \`flotilla version\` (or the merged Version Packages pull request)`,
+    );
+  }
 }
 
 /**
