@@ -43,20 +43,9 @@ export interface PublishOutcome {
 export async function publishCommand(opts: PublishOptions): Promise<PublishOutcome> {
   const started = Date.now();
   const { log } = opts;
-  let ctx = await discover(opts);
-  await warnPendingChangesets(ctx, log);
-  let plan: PublishPlan;
-  if (ctx.config.npm.promote === "last") {
-    await preflight(ctx, opts);
-    ctx = await promoteFallback(ctx, opts);
-    plan = await diff(ctx);
-  } else {
-    // The diff only reads, so it runs beside preflight; preflight's verdict still comes first.
-    const [checked, diffed] = await Promise.allSettled([preflight(ctx, opts), diff(ctx)]);
-    if (checked.status === "rejected") throw checked.reason;
-    if (diffed.status === "rejected") throw diffed.reason;
-    plan = diffed.value;
-  }
+  const discovered = await discover(opts);
+  await warnPendingChangesets(discovered, log);
+  const { ctx, plan } = await preflightAndDiff(discovered, opts);
   const work = plan.units.filter((u) => u.hasWork);
   if (work.length === 0) {
     log.info("Nothing to release: every version is already released.");
@@ -69,6 +58,23 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   await build(ctx, plan, opts);
   const outcomes = await execute(ctx, plan, opts);
   return finish(ctx, plan, outcomes, started, true);
+}
+
+/**
+ * Preflight (exit 2 on any problem) and the diff against the registries. The diff only reads,
+ * so it runs beside preflight, whose verdict still comes first. With promote-last, the dist-tag
+ * probe (a no-op write) waits for preflight, and may switch the plan to direct dist-tags.
+ */
+async function preflightAndDiff(ctx: ReleaseContext, opts: PublishOptions): Promise<{ ctx: ReleaseContext; plan: PublishPlan }> {
+  if (ctx.config.npm.promote === "last") {
+    await preflight(ctx, opts);
+    const effective = await promoteFallback(ctx, opts);
+    return { ctx: effective, plan: await diff(effective) };
+  }
+  const [checked, diffed] = await Promise.allSettled([preflight(ctx, opts), diff(ctx)]);
+  if (checked.status === "rejected") throw checked.reason;
+  if (diffed.status === "rejected") throw diffed.reason;
+  return { ctx, plan: diffed.value };
 }
 
 /** publish releases versions, not changesets: say so when some are still waiting to be applied. */
