@@ -138,6 +138,21 @@ describe("planPublish (pure)", () => {
     expect(plan.steps.find((s) => s.id === "git-tag:web")!.deps).toEqual(["image-build-push:web", "image-promote:web"]);
   });
 
+  it("a dependency cycle gives an order, not a deadlock", async () => {
+    const plan = planPublish({
+      workspace: ws(pkg("a", "1.0.0", { deps: ["b"] }), pkg("b", "1.0.0", { deps: ["a"] })),
+      config: config(),
+      tagPrivate: false,
+      state: state(),
+      stages: new Set(["npm"]),
+      imageNames: new Map(),
+    });
+    const deps = plan.steps.map((s) => s.deps.length).sort();
+    expect(deps).toEqual([0, 1]);
+    const out = await runSteps(plan.steps, async () => ({ status: "done" }), { concurrency: 2 });
+    expect([...out.values()].every((o) => o.status === "done")).toBe(true);
+  });
+
   it("--filter and --only narrow the work", () => {
     const plan = planPublish({
       workspace: ws(pkg("a", "1.0.0"), pkg("b", "1.0.0")),

@@ -1,3 +1,5 @@
+import pRetry from "p-retry";
+
 /** Errors worth retrying: 5xx and 429 answers, connection resets, timeouts. */
 export function isTransient(err: unknown): boolean {
   const e = err as { status?: number; statusCode?: number; code?: string; name?: string; cause?: { code?: string } };
@@ -10,18 +12,12 @@ export function isTransient(err: unknown): boolean {
   );
 }
 
-/**
- * Runs `fn`, retrying transient failures with exponential backoff (`retries` extra attempts).
- * Hand-written: p-retry would do, but this is six lines and needs the transient test above.
- */
-export async function withRetry<T>(fn: () => Promise<T>, opts: { retries?: number; baseMs?: number } = {}): Promise<T> {
-  const retries = opts.retries ?? 3;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (attempt >= retries || !isTransient(err)) throw err;
-      await new Promise((r) => setTimeout(r, (opts.baseMs ?? 250) * 2 ** attempt));
-    }
-  }
+/** Runs `fn`, retrying transient failures with exponential backoff (`retries` extra attempts). */
+export function withRetry<T>(fn: () => Promise<T>, opts: { retries?: number; baseMs?: number } = {}): Promise<T> {
+  return pRetry(fn, {
+    retries: opts.retries ?? 3,
+    minTimeout: opts.baseMs ?? 250,
+    factor: 2,
+    shouldRetry: ({ error }) => isTransient(error),
+  });
 }

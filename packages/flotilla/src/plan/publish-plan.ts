@@ -1,7 +1,7 @@
 import semver from "semver";
 import type { Config } from "../config/load.ts";
 import type { Workspace, WorkspacePackage } from "../workspace/discover.ts";
-import { topologicalLayers } from "../workspace/discover.ts";
+import { publishOrder } from "../workspace/discover.ts";
 import { distTagFor } from "./dist-tag.ts";
 import { pickLatest } from "./github-latest.ts";
 import { imageTagsFor, toImageTag } from "./image-tags.ts";
@@ -191,7 +191,7 @@ function stepsFor(units: ReleaseUnit[], config: Config): Step[] {
   const publishing = new Map(units.filter((u) => u.npm?.action === "publish").map((u) => [u.name, u]));
   // npm publishes in dependency order: a package waits for the workspace packages it depends on
   // that are published in this run (the others are on the registry already).
-  const order = topologicalLayers([...publishing.values()].map((u) => ({ name: u.name, internalDeps: u.pkg.internalDeps }))).flat();
+  const order = publishOrder([...publishing.values()].map((u) => ({ name: u.name, internalDeps: u.pkg.internalDeps })));
   for (const name of order) {
     const u = publishing.get(name)!;
     const npm = u.npm!;
@@ -199,7 +199,8 @@ function stepsFor(units: ReleaseUnit[], config: Config): Step[] {
       id: `npm-publish:${name}`,
       kind: "npm-publish",
       pkg: name,
-      deps: u.pkg.internalDeps.filter((d) => publishing.has(d)).map((d) => `npm-publish:${d}`),
+      // Only edges to packages earlier in the order: a dependency cycle is broken, never a deadlock.
+      deps: u.pkg.internalDeps.filter((d) => publishing.has(d) && order.indexOf(d) < order.indexOf(name)).map((d) => `npm-publish:${d}`),
       describe: `publish ${name}@${npm.version} to ${npm.registry} under dist-tag "${promoteLast ? STAGING_TAG : npm.distTag}"`,
     });
   }

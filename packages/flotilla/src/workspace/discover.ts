@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Packages } from "@changesets/types";
 import { getPackages } from "@manypkg/get-packages";
+import { graphSequencer } from "@pnpm/deps.graph-sequencer";
 import semver from "semver";
 import type { Config } from "../config/load.ts";
 import { InputError, type Problem } from "../errors.ts";
@@ -121,21 +122,12 @@ export async function discoverWorkspace(cwd: string, config: Pick<Config, "image
 }
 
 /**
- * Publish order: a package comes after the workspace packages it depends on. Returns layers
- * (packages in one layer do not depend on each other). Cycles are broken by name order, as
- * pnpm does, so a cycle never blocks a release.
+ * Publish order: a package after the workspace packages it depends on (deps outside the set are
+ * ignored), with pnpm's own graph sequencer; a cycle is broken, never blocks a release.
  */
-export function topologicalLayers(pkgs: Pick<WorkspacePackage, "name" | "internalDeps">[]): string[][] {
-  const inSet = new Set(pkgs.map((p) => p.name));
-  const remaining = new Map(pkgs.map((p) => [p.name, new Set(p.internalDeps.filter((d) => inSet.has(d)))]));
-  const layers: string[][] = [];
-  while (remaining.size > 0) {
-    let layer = [...remaining].filter(([, deps]) => deps.size === 0).map(([n]) => n);
-    if (layer.length === 0) layer = [[...remaining.keys()].sort()[0] as string];
-    layer.sort();
-    for (const n of layer) remaining.delete(n);
-    for (const deps of remaining.values()) for (const n of layer) deps.delete(n);
-    layers.push(layer);
-  }
-  return layers;
+export function publishOrder(pkgs: Pick<WorkspacePackage, "name" | "internalDeps">[]): string[] {
+  const names = pkgs.map((p) => p.name);
+  const inSet = new Set(names);
+  const graph = new Map(pkgs.map((p) => [p.name, p.internalDeps.filter((d) => inSet.has(d))]));
+  return graphSequencer(graph, names).order;
 }
