@@ -58,6 +58,12 @@ describe("bad input → exit 2, the file and what is wrong, nothing changed", ()
     await expectRejected(dir, "packages/b/package.json", /@x\/b has version "2\.0", which is not a valid semver version/);
   });
 
+  it("a package.json that is not JSON", async () => {
+    const dir = base();
+    writeFileSync(path.join(dir, "packages/b/package.json"), '{ "name": "@x/b", ');
+    await expectRejected(dir, /packages\/b\/package\.json: not valid JSON/);
+  });
+
   it("a config field of the wrong type, and an unknown field, reported together", async () => {
     const dir = base();
     writeFileSync(path.join(dir, "flotilla.config.json"), JSON.stringify({ git: { tags: "yes" }, npm: { acess: "public" } }));

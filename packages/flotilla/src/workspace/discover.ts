@@ -1,9 +1,12 @@
 import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Packages } from "@changesets/types";
 import { getPackages } from "@manypkg/get-packages";
 import { graphSequencer } from "@pnpm/deps.graph-sequencer";
+import picomatch from "picomatch";
 import semver from "semver";
+import { parse as parseYaml } from "yaml";
 import type { Config } from "../config/load.ts";
 import { InputError, type Problem } from "../errors.ts";
 
@@ -62,14 +65,7 @@ export async function discoverWorkspace(cwd: string, config: Pick<Config, "image
   try {
     manypkg = (await getPackages(rootDir)) as Packages;
   } catch (err) {
-    throw new InputError([
-      {
-        code: "WORKSPACE_UNREADABLE",
-        file: "pnpm-workspace.yaml",
-        message: `cannot read the workspace packages: ${(err as Error).message}`,
-        hint: "check pnpm-workspace.yaml and the package.json files it matches",
-      },
-    ]);
+    throw new InputError(await diagnoseWorkspace(rootDir, err as Error));
   }
   const names = new Set(manypkg.packages.map((p) => p.packageJson.name));
   const problems: Problem[] = [];
@@ -130,4 +126,55 @@ export function publishOrder(pkgs: Pick<WorkspacePackage, "name" | "internalDeps
   const inSet = new Set(names);
   const graph = new Map(pkgs.map((p) => [p.name, p.internalDeps.filter((d) => inSet.has(d))]));
   return graphSequencer(graph, names).order;
+}
+
+/**
+ * manypkg's error does not say which file is broken: find the package.json files that
+ * pnpm-workspace.yaml matches and name the ones that do not parse.
+ */
+async function diagnoseWorkspace(rootDir: string, cause: Error): Promise<Problem[]> {
+  let globs: string[] = [];
+  try {
+    globs = (
+      (parseYaml(await readFile(path.join(rootDir, "pnpm-workspace.yaml"), "utf8")) as { packages?: string[] } | null)?.packages ?? []
+    ).filter((g) => !g.startsWith("!"));
+  } catch (err) {
+    return [{ code: "WORKSPACE_YAML_INVALID", file: "pnpm-workspace.yaml", message: `not valid YAML: ${(err as Error).message}` }];
+  }
+  const match = picomatch(globs.map((g) => g.replace(/\/+$/, "")));
+  const problems: Problem[] = [];
+  const walk = async (rel: string, depth: number): Promise<void> => {
+    if (depth > 6) return;
+    for (const e of await readdir(path.join(rootDir, rel), { withFileTypes: true }).catch(() => [])) {
+      if (!e.isDirectory() || e.name === "node_modules" || e.name.startsWith(".")) continue;
+      const child = rel ? `${rel}/${e.name}` : e.name;
+      if (match(child)) {
+        const file = `${child}/package.json`;
+        const text = await readFile(path.join(rootDir, file), "utf8").catch(() => undefined);
+        if (text !== undefined) {
+          try {
+            JSON.parse(text);
+          } catch (err) {
+            problems.push({
+              code: "PACKAGE_JSON_INVALID",
+              file,
+              message: `not valid JSON: ${(err as Error).message}`,
+              hint: "fix the JSON syntax",
+            });
+          }
+        }
+      }
+      await walk(child, depth + 1);
+    }
+  };
+  await walk("", 0);
+  if (problems.length > 0) return problems;
+  return [
+    {
+      code: "WORKSPACE_UNREADABLE",
+      file: "pnpm-workspace.yaml",
+      message: `cannot read the workspace packages: ${cause.message}`,
+      hint: "check pnpm-workspace.yaml and the package.json files it matches",
+    },
+  ];
 }
