@@ -44,12 +44,14 @@ export class OciRegistry {
         redirect: "follow",
       });
     return withRetry(async () => {
-      const cached = this.tokens.get(scope);
-      let res = await send(cached ?? this.basicIfNoChallenge());
+      // Credentials go out only once the registry asked for them: Basic to a Basic registry,
+      // and to a Bearer registry (ghcr.io) only to its token realm, never to /v2/*.
+      let res = await send(this.tokens.get(scope) ?? (this.scheme === "basic" ? this.basic() : undefined));
       if (res.status === 401) {
         const challenge = res.headers.get("www-authenticate") ?? "";
         await res.body?.cancel();
-        const auth = /^bearer/i.test(challenge) ? await this.bearer(challenge, scope) : this.basic();
+        this.scheme = /^bearer/i.test(challenge) ? "bearer" : "basic";
+        const auth = this.scheme === "bearer" ? await this.bearer(challenge, scope) : this.basic();
         if (!auth) throw new HttpError(`${this.host}: authentication required and no credentials given`, 401);
         res = await send(auth);
       }
@@ -61,14 +63,10 @@ export class OciRegistry {
     });
   }
 
-  private challengedBearer = false;
-  private basicIfNoChallenge(): string | undefined {
-    // Basic goes to /v2/* only on registries that asked for Basic (never to a Bearer registry).
-    return this.challengedBearer ? undefined : this.basic();
-  }
+  /** What the registry's 401 challenge asked for; unknown until the first one. */
+  private scheme: "unknown" | "basic" | "bearer" = "unknown";
 
   private async bearer(challenge: string, scope: string): Promise<string> {
-    this.challengedBearer = true;
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
     if (!params.realm) throw new HttpError(`${this.host}: unreadable auth challenge`, 401);
     const url = new URL(params.realm);
