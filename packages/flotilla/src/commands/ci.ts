@@ -3,9 +3,9 @@ import path from "node:path";
 import { execa } from "execa";
 import { dirtyFiles } from "../adapters/git.ts";
 import { readChangesetsState } from "../changesets/release-plan.ts";
+import { discover } from "../context.ts";
 import { InputError } from "../errors.ts";
 import { changelogSection } from "../github/changelog.ts";
-import { discover } from "./context.ts";
 import { type PublishOptions, type PublishOutcome, publishCommand } from "./publish.ts";
 import { versionCommand } from "./version.ts";
 

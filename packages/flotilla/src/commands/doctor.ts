@@ -1,6 +1,6 @@
 import { dockerClient } from "../adapters/docker.ts";
+import { type CommonOptions, discover, type ReleaseContext, registryFor } from "../context.ts";
 import { preflightChecks } from "../preflight.ts";
-import { type CommonOptions, discover, type ReleaseContext, registryFor } from "./context.ts";
 
 export interface DoctorLine {
   name: string;

@@ -6,6 +6,7 @@ import { dockerClient } from "../adapters/docker.ts";
 import { headCommit, originUrl } from "../adapters/git.ts";
 import { packEach } from "../adapters/pnpm.ts";
 import { turboRun } from "../adapters/turbo.ts";
+import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "../context.ts";
 import { InputError, ReleaseError } from "../errors.ts";
 import { makeHandler } from "../execute/handlers.ts";
 import { orderSteps, runSteps, type StepOutcome } from "../execute/runner.ts";
@@ -16,7 +17,6 @@ import { writeGithubOutputs } from "../report/github.ts";
 import type { Logger } from "../report/log.ts";
 import { type PublishResult, summarize } from "../report/result.ts";
 import type { Progress } from "../report/tty.ts";
-import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "./context.ts";
 
 export interface PublishOptions extends CommonOptions {
   dryRun?: boolean;

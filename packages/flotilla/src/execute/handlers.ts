@@ -5,7 +5,7 @@ import { buildImage, pushImage } from "../adapters/docker.ts";
 import { createTag, pushTags } from "../adapters/git.ts";
 import { splitImageName } from "../adapters/oci-registry.ts";
 import { type PackedPackage, readPacked } from "../adapters/pnpm.ts";
-import { ociFor, type ReleaseContext, registryFor } from "../commands/context.ts";
+import { ociFor, type ReleaseContext, registryFor } from "../context.ts";
 import { changelogSection, coveredTagsMarker } from "../github/changelog.ts";
 import { ociLabels } from "../plan/image-labels.ts";
 import { type PublishPlan, type ReleaseUnit, STAGING_TAG, type Step } from "../plan/publish-plan.ts";

@@ -1,16 +1,16 @@
 import { readConfig as readChangesetsConfig } from "@changesets/config";
 import picomatch from "picomatch";
-import { originUrl } from "../adapters/git.ts";
-import { GitHub, type RepoRef, repoRef } from "../adapters/github.ts";
-import { NpmRegistry } from "../adapters/npm-registry.ts";
-import { OciRegistry, splitImageName } from "../adapters/oci-registry.ts";
-import { type Config, type Env, loadConfig } from "../config/load.ts";
-import { InputError } from "../errors.ts";
-import type { Stage } from "../plan/publish-plan.ts";
-import { imageNameFor, npmRegistryFor } from "../plan/release-plan.ts";
-import { type Secrets, secretsFromEnv } from "../secrets.ts";
-import { discoverWorkspace, findWorkspaceRoot, type Workspace } from "../workspace/discover.ts";
-import { resolveOwner } from "../workspace/owner.ts";
+import { originUrl } from "./adapters/git.ts";
+import { GitHub, type RepoRef, repoRef } from "./adapters/github.ts";
+import { NpmRegistry } from "./adapters/npm-registry.ts";
+import { OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
+import { type Config, type Env, loadConfig } from "./config/load.ts";
+import { InputError } from "./errors.ts";
+import type { Stage } from "./plan/publish-plan.ts";
+import { imageNameFor, npmRegistryFor } from "./plan/release-plan.ts";
+import { type Secrets, secretsFromEnv } from "./secrets.ts";
+import { discoverWorkspace, findWorkspaceRoot, type Workspace } from "./workspace/discover.ts";
+import { resolveOwner } from "./workspace/owner.ts";
 
 export interface CommonOptions {
   cwd: string;
