@@ -7,6 +7,7 @@ import { githubState, registerGithubRepo } from "../../../tools/src/testbed/inde
 import { changelogSection } from "../src/github/changelog.ts";
 import { pickLatest } from "../src/plan/github-latest.ts";
 import { runFlotilla } from "./helpers/cli.ts";
+import type { PkgSpec } from "./helpers/fixtures.ts";
 import { envFor, releasableWorkspace, setVersion, testbed, uniqueScope } from "./helpers/testbed.ts";
 
 const changelog = (name: string, entries: Record<string, string>) =>
@@ -14,13 +15,19 @@ const changelog = (name: string, entries: Record<string, string>) =>
     .map(([v, e]) => `## ${v}\n\n### Patch Changes\n\n- ${e}\n`)
     .join("\n")}`;
 
+/** A registered repository on the stand-in, and a releasable workspace whose GITHUB_REPOSITORY names it. */
+async function githubWorkspace(packages: PkgSpec[], extra: Record<string, string | object> = {}) {
+  const tb = testbed();
+  const repo = `repo-${uniqueScope()}`;
+  await registerGithubRepo(tb, "acme", repo);
+  const { dir } = releasableWorkspace(packages, extra);
+  return { tb, dir, repo, env: envFor(tb, { GITHUB_REPOSITORY: `acme/${repo}` }) };
+}
+
 describe("GitHub releases", () => {
   it("one release per new tag, body = that version's changelog section, prerelease and Latest set explicitly; a rerun creates nothing", async () => {
-    const tb = testbed();
     const s = uniqueScope();
-    const repo = `repo-${s}`;
-    await registerGithubRepo(tb, "acme", repo);
-    const { dir } = releasableWorkspace(
+    const { tb, dir, repo, env } = await githubWorkspace(
       [
         { name: `@${s}/a`, version: "1.1.0" },
         { name: `@${s}/b`, version: "2.0.0-rc.1" },
@@ -30,7 +37,6 @@ describe("GitHub releases", () => {
         "packages/b/CHANGELOG.md": changelog(`@${s}/b`, { "2.0.0-rc.1": "def456: New API." }),
       },
     );
-    const env = envFor(tb, { GITHUB_REPOSITORY: `acme/${repo}` });
     const r = await runFlotilla(["publish", "--skip-build", "--json"], { cwd: dir, env });
     expect(r.exitCode, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout).releases as { name: string; release: { url: string } | null }[];
@@ -58,12 +64,8 @@ describe("GitHub releases", () => {
   });
 
   it("a backport never becomes Latest", async () => {
-    const tb = testbed();
     const s = uniqueScope();
-    const repo = `repo-${s}`;
-    await registerGithubRepo(tb, "acme", repo);
-    const { dir } = releasableWorkspace([{ name: `@${s}/a`, version: "2.0.0" }]);
-    const env = envFor(tb, { GITHUB_REPOSITORY: `acme/${repo}` });
+    const { tb, dir, repo, env } = await githubWorkspace([{ name: `@${s}/a`, version: "2.0.0" }]);
     expect((await runFlotilla(["publish", "--skip-build"], { cwd: dir, env })).exitCode).toBe(0);
     setVersion(dir, "packages/a", "1.9.1");
     expect((await runFlotilla(["publish", "--skip-build"], { cwd: dir, env })).exitCode).toBe(0);
@@ -108,11 +110,8 @@ describe("release notes and Latest (pure)", () => {
 
 describe("combined GitHub release", () => {
   it("one release for the run lists every package; a rerun creates nothing", async () => {
-    const tb = testbed();
     const s = uniqueScope();
-    const repo = `repo-${s}`;
-    await registerGithubRepo(tb, "acme", repo);
-    const { dir } = releasableWorkspace(
+    const { tb, dir, repo, env } = await githubWorkspace(
       [
         { name: `@${s}/a`, version: "1.1.0" },
         { name: `@${s}/b`, version: "3.0.0" },
@@ -123,7 +122,6 @@ describe("combined GitHub release", () => {
         "packages/b/CHANGELOG.md": changelog(`@${s}/b`, { "3.0.0": "Break b." }),
       },
     );
-    const env = envFor(tb, { GITHUB_REPOSITORY: `acme/${repo}` });
     const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     const rels = (await githubState(tb)).repos[`acme/${repo}`]!.releases;

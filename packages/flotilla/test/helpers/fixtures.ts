@@ -28,6 +28,28 @@ export interface PkgSpec {
   dockerfile?: boolean;
 }
 
+/** Each package's folder: package.json (and a Dockerfile when asked), plus `more(dir)`'s files. */
+export function packageFiles(
+  packages: PkgSpec[],
+  more: (p: PkgSpec, dir: string) => { manifest?: object; files?: Record<string, string> } = () => ({}),
+): Record<string, string | object> {
+  const files: Record<string, string | object> = {};
+  for (const p of packages) {
+    const dir = p.dir ?? `packages/${p.name.replace(/^@[^/]+\//, "")}`;
+    const extra = more(p, dir);
+    files[`${dir}/package.json`] = {
+      name: p.name,
+      version: p.version,
+      ...(p.private ? { private: true } : {}),
+      ...(p.dependencies ? { dependencies: p.dependencies } : {}),
+      ...extra.manifest,
+    };
+    if (p.dockerfile) files[`${dir}/Dockerfile`] = "FROM node:24-slim\nCOPY package.json /app/\n";
+    for (const [f, c] of Object.entries(extra.files ?? {})) files[`${dir}/${f}`] = c;
+  }
+  return files;
+}
+
 /**
  * A pnpm workspace with the given packages, changesets (id → front matter map) and changesets
  * config, committed on `main` in a real git repository (changesets' CLI needs one).
@@ -55,16 +77,7 @@ export function makeWorkspace(opts: {
       ...opts.changesetConfig,
     },
   };
-  for (const p of opts.packages) {
-    const dir = p.dir ?? `packages/${p.name.replace(/^@[^/]+\//, "")}`;
-    files[`${dir}/package.json`] = {
-      name: p.name,
-      version: p.version,
-      ...(p.private ? { private: true } : {}),
-      ...(p.dependencies ? { dependencies: p.dependencies } : {}),
-    };
-    if (p.dockerfile) files[`${dir}/Dockerfile`] = "FROM node:24-slim\nCOPY package.json /app/\n";
-  }
+  Object.assign(files, packageFiles(opts.packages));
   for (const [id, cs] of Object.entries(opts.changesets ?? {})) {
     files[`.changeset/${id}.md`] =
       typeof cs === "string"

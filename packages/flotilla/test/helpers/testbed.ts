@@ -4,7 +4,7 @@ import path from "node:path";
 import { createBareRemote } from "../../../../tools/src/testbed/git.ts";
 import { readTestbed, type Testbed, testbedEnv } from "../../../../tools/src/testbed/index.ts";
 import { REPO_ROOT } from "./cli.ts";
-import { copyTree, gitCommitAll, type PkgSpec, tempDir, writeTree } from "./fixtures.ts";
+import { copyTree, gitCommitAll, type PkgSpec, packageFiles, tempDir, writeTree } from "./fixtures.ts";
 
 export function testbed(): Testbed {
   const tb = readTestbed();
@@ -40,19 +40,12 @@ export function releasableWorkspace(packages: PkgSpec[], extra: Record<string, s
     },
     ...extra,
   };
-  for (const p of packages) {
-    const dir = p.dir ?? `packages/${p.name.replace(/^@[^/]+\//, "")}`;
-    files[`${dir}/package.json`] = {
-      name: p.name,
-      version: p.version,
-      ...(p.private ? { private: true } : {}),
-      ...(p.dependencies ? { dependencies: p.dependencies } : {}),
-      repository: { type: "git", url: "https://github.com/acme/acme-monorepo.git", directory: dir },
-    };
-    files[`${dir}/index.js`] = `module.exports = ${JSON.stringify(p.name)};\n`;
-    if (p.dockerfile) files[`${dir}/Dockerfile`] = "FROM node:24-slim\nCOPY package.json /app/\n";
-  }
-  const dir = writeTree(files);
+  const pkgFiles = packageFiles(packages, (p, dir) => ({
+    manifest: { repository: { type: "git", url: "https://github.com/acme/acme-monorepo.git", directory: dir } },
+    files: { "index.js": `module.exports = ${JSON.stringify(p.name)};\n` },
+  }));
+  // `extra` last: a test's own Dockerfile or package files win.
+  const dir = writeTree({ ...pkgFiles, ...files });
   execFileSync("pnpm", ["install", "--silent"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   gitCommitAll(dir, "initial");
   const origin = createBareRemote(path.join(tempDir(), "origin.git"));
