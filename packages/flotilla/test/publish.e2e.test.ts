@@ -242,6 +242,8 @@ describe("flotilla publish", () => {
     expect(r.stdout).toContain(`publish @${s}/base@1.0.0 to ${tb.npm.url} under dist-tag "latest"`);
     expect(r.stdout).toMatch(new RegExp(`publish @${s}/mid@1\\.1\\.0 .*\\(after npm-publish:@${s}/base\\)`));
     expect(r.stdout).toContain(`create git tag @${s}/app@1.0.0`);
+    expect(r.stdout).toMatch(new RegExp(`turbo run build test --filter=@${s}/base .*--filter=@${s}/top`));
+    expect(r.stdout).toContain(`pnpm -r --filter @${s}/base`);
     expect(puts(tb, s)).toEqual([]);
     expect(remoteTagNames(origin)).toEqual([]);
   });

@@ -5,6 +5,7 @@ import { readChangesets } from "@changesets/read";
 import { dockerClient } from "../adapters/docker.ts";
 import { headCommit, originUrl } from "../adapters/git.ts";
 import { packEach } from "../adapters/pnpm.ts";
+import { show, tools } from "../adapters/tools.ts";
 import { turboRun } from "../adapters/turbo.ts";
 import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "../context.ts";
 import { InputError, ReleaseError } from "../errors.ts";
@@ -52,7 +53,7 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
     return finish(ctx, plan, new Map(), started, false);
   }
   if (opts.dryRun) {
-    describe(plan, log);
+    describe(ctx, plan, opts);
     return { result: { releases: summarizeDry(plan), durationMs: Date.now() - started }, plan, exitCode: 0, dryRun: true };
   }
   await build(ctx, plan, opts);
@@ -152,9 +153,24 @@ async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
 }
 
 /** A dry run is the executor describing the plan: reads ran, writes are printed (STYLE 2). */
-function describe(plan: PublishPlan, log: Logger): void {
+function describe(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): void {
+  const { log } = opts;
   log.info(`Dry run: ${plan.units.filter((u) => u.hasWork).length} release(s) with work; these steps would run, in this order:`);
+  const toBuild = buildFilters(plan);
+  if (!opts.skipBuild && toBuild.length) log.info(`  ${show(tools.turboRun("turbo", ctx.config.build.tasks, toBuild))}`);
+  const toPack = packList(plan);
+  if (toPack.length) log.info(`  ${show(tools.pnpmPack(toPack, "<temporary folder>"))}`);
   for (const s of orderSteps(plan.steps)) log.info(`  ${s.describe}${s.deps.length ? `  (after ${s.deps.join(", ")})` : ""}`);
+}
+
+/** Packages whose artifacts are built in this run: turbo builds and tests them. */
+function buildFilters(plan: PublishPlan): string[] {
+  return plan.units.filter((u) => u.npm?.action === "publish" || u.image?.action === "build").map((u) => u.name);
+}
+
+/** Packages whose npm version is published in this run: pnpm packs them. */
+function packList(plan: PublishPlan): string[] {
+  return plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.name);
 }
 
 function summarizeDry(plan: PublishPlan) {
@@ -166,7 +182,7 @@ function summarizeDry(plan: PublishPlan) {
 
 async function build(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<void> {
   if (opts.skipBuild) return;
-  const names = plan.units.filter((u) => u.npm?.action === "publish" || u.image?.action === "build").map((u) => u.name);
+  const names = buildFilters(plan);
   if (names.length === 0) return;
   const tasks = ctx.config.build.tasks;
   await opts.log.group(`turbo run ${tasks.join(" ")} (${names.length} package${names.length === 1 ? "" : "s"})`, async () => {
@@ -179,7 +195,7 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
   const { log } = opts;
   const tmp = await mkdtemp(path.join(os.tmpdir(), "flotilla-pack-"));
   try {
-    const toPack = plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.name);
+    const toPack = packList(plan);
     const packed = toPack.length ? await log.group(`pnpm pack (${toPack.length})`, () => packEach(ctx.rootDir, toPack, tmp)) : new Map();
     const outcomesSoFar = new Map<string, StepOutcome>();
     const { handler, facts } = makeHandler({
