@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { z } from "zod";
 import { InputError, type Problem } from "../errors.ts";
-import { configSchema, type FileConfig, type ImageTagKind } from "./schema.ts";
+import { configSchema, type FileConfig, type ImageAppConfig, type ImageTagKind } from "./schema.ts";
 
 export const CONFIG_FILE = "flotilla.config.json";
 
@@ -18,10 +18,28 @@ export interface Config {
     access: "public" | "restricted" | undefined;
     promote: "direct" | "last";
   };
-  images: { registry: string; tags: ImageTagKind[]; apps: NonNullable<NonNullable<FileConfig["images"]>["apps"]> };
+  images: {
+    registry: string;
+    tags: ImageTagKind[];
+    /** Per-package settings of the packages configured as images (entries set to false are in `disabled`). */
+    apps: Record<string, ImageAppConfig>;
+    /** Packages configured `images.apps.<name>: false`: never images. */
+    disabled: string[];
+    /** Globs (package folder or name) selecting which Dockerfiles are images; undefined: all. */
+    include: string[] | undefined;
+    /** Globs (package folder or name) of Dockerfiles that are not images. */
+    exclude: string[];
+  };
   build: { tasks: string[] };
+  version: { command: string | undefined };
   git: { tags: boolean; push: boolean };
-  github: { releases: "per-package" | "combined" | false; apiUrl: string; versionBranch: string };
+  github: {
+    releases: "per-package" | "combined" | false;
+    apiUrl: string;
+    versionBranch: string;
+    /** Package whose releases take GitHub's "Latest"; false: none; undefined: the default rule. */
+    latest: string | false | undefined;
+  };
 }
 
 export const DEFAULT_NPM_REGISTRY = "https://npm.pkg.github.com";
@@ -87,14 +105,21 @@ export function resolveConfig(c: FileConfig, env: Env, file?: string): Config {
     images: {
       registry: env.FLOTILLA_IMAGE_REGISTRY || c.images?.registry || DEFAULT_IMAGE_REGISTRY,
       tags: c.images?.tags ?? DEFAULT_IMAGE_TAGS,
-      apps: c.images?.apps ?? {},
+      apps: Object.fromEntries(Object.entries(c.images?.apps ?? {}).filter((e): e is [string, ImageAppConfig] => e[1] !== false)),
+      disabled: Object.entries(c.images?.apps ?? {})
+        .filter(([, v]) => v === false)
+        .map(([k]) => k),
+      include: c.images?.include,
+      exclude: c.images?.exclude ?? [],
     },
     build: { tasks: c.build?.tasks ?? ["build", "test"] },
+    version: { command: c.version?.command },
     git: { tags: c.git?.tags ?? true, push: c.git?.push ?? true },
     github: {
       releases: c.github?.releases ?? "per-package",
       apiUrl: stripSlash(env.GITHUB_API_URL || c.github?.apiUrl || "https://api.github.com"),
       versionBranch: c.github?.versionBranch ?? "flotilla/version-packages",
+      latest: c.github?.latest,
     },
   };
 }

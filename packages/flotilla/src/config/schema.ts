@@ -40,12 +40,43 @@ export const configSchema = z
       .strictObject({
         registry: z.string().min(1).optional().describe("OCI registry host (default ghcr.io; env FLOTILLA_IMAGE_REGISTRY)"),
         tags: z.array(z.enum(IMAGE_TAG_KINDS)).optional().describe("Which tags to push for each image version"),
-        apps: z.record(z.string(), imageApp).optional().describe("Per-package image settings, keyed by package name"),
+        apps: z
+          .record(z.string(), z.union([z.literal(false), imageApp]))
+          .optional()
+          .describe("Per-package image settings, keyed by package name; false: this package's Dockerfile is not released as an image"),
+        include: z
+          .array(z.string().min(1))
+          .optional()
+          .describe(
+            'Which packages with a Dockerfile are images: globs matched against the package folder (e.g. "apps/*") or name. Default: all',
+          ),
+        exclude: z
+          .array(z.string().min(1))
+          .optional()
+          .describe(
+            'Packages with a Dockerfile that are not images: globs matched against the package folder (e.g. "fixtures/**") or name',
+          ),
+      })
+      .optional(),
+    version: z
+      .strictObject({
+        command: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            "Shell command run in the workspace root after `flotilla version` applied the changesets, before the lockfile refresh (and the commit in `ci`)",
+          ),
       })
       .optional(),
     build: z
       .strictObject({
-        tasks: z.array(z.string().min(1)).optional().describe('turbo tasks run before publishing (default ["build", "test"])'),
+        tasks: z
+          .array(z.string().min(1))
+          .optional()
+          .describe(
+            'Tasks run before publishing, with turbo (or pnpm when there is no turbo.json); [] runs none (default ["build", "test"])',
+          ),
       })
       .optional(),
     git: z
@@ -59,10 +90,15 @@ export const configSchema = z
         releases: z.union([z.enum(["per-package", "combined"]), z.literal(false)]).optional(),
         apiUrl: z.url().optional().describe("GitHub REST API URL (default https://api.github.com; env GITHUB_API_URL)"),
         versionBranch: z.string().min(1).optional().describe('Branch of the "Version Packages" pull request'),
+        latest: z
+          .union([z.string().min(1), z.literal(false)])
+          .optional()
+          .describe('Package whose GitHub releases take "Latest"; false: no release is made Latest (default: see README)'),
       })
       .optional(),
   })
   .describe("flotilla configuration");
 
+export type ImageAppConfig = z.infer<typeof imageApp>;
 export type FileConfig = z.infer<typeof configSchema>;
 export type ImageTagKind = (typeof IMAGE_TAG_KINDS)[number];
