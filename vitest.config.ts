@@ -1,12 +1,22 @@
 import { defineConfig } from "vitest/config";
 
+const tests = ["packages/*/test/**/*.test.ts", "tools/test/**/*.test.ts"];
+const e2e = ["packages/*/test/**/*.e2e.test.ts", "tools/test/**/*.e2e.test.ts"];
+
+/**
+ * Two projects: `unit` (pure logic and the offline CLI; no testbed, seconds: `pnpm test:unit`)
+ * and `e2e` (files named *.e2e.test.ts, against the real local services the global setup starts
+ * or reuses). `vitest run` runs both, as `pnpm test` and tools/test.sh always did.
+ */
 export default defineConfig({
   test: {
-    include: ["packages/*/test/**/*.test.ts", "tools/test/**/*.test.ts"],
-    globalSetup: ["tools/src/vitest-global-setup.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     // Two cores: end-to-end files share one testbed; keep parallelism modest.
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: "unit", include: tests, exclude: e2e } },
+      { extends: true, test: { name: "e2e", include: e2e, globalSetup: ["tools/src/vitest-global-setup.ts"] } },
+    ],
   },
 });
