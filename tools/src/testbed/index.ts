@@ -40,6 +40,21 @@ export function readTestbed(dir = testbedDir()): Testbed | undefined {
   return JSON.parse(readFileSync(stateFile(dir), "utf8")) as Testbed;
 }
 
+/** The version of the stand-in's code on disk (what a running one must match to be reused). */
+async function stubVersionOnDisk(): Promise<string> {
+  return (await import("./github-stub.ts")).STUB_VERSION;
+}
+
+/** The version a running stand-in reports (older ones have none). */
+async function stubVersionRunning(tb: Testbed): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${tb.github.url}/_stub/version`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? ((await res.json()) as { version: string }).version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function healthy(tb: Testbed): Promise<boolean> {
   const pids = [tb.registry.pid, tb.npm.pid, tb.github.pid, ...(tb.docker.pid ? [tb.docker.pid] : [])];
   if (!pids.every(isAlive)) return false;
@@ -53,7 +68,20 @@ export async function startTestbed(opts: { log?: (s: string) => void } = {}): Pr
   const log = opts.log ?? (() => {});
   const dir = testbedDir();
   const current = readTestbed(dir);
-  if (current && (await healthy(current))) return { testbed: current, started: false };
+  if (current && (await healthy(current))) {
+    // A stand-in older than its code (it is edited while a testbed keeps running) is replaced in
+    // place: same port and token, state kept through its state file; the other services stay.
+    if ((await stubVersionRunning(current)) !== (await stubVersionOnDisk())) {
+      log("testbed: restarting the GitHub API stand-in (its code changed)");
+      await stopDaemon(current.github.pid);
+      current.github = await startGithubStub(path.join(dir, "github"), {
+        port: Number(new URL(current.github.url).port),
+        token: current.github.token,
+      });
+      writeFileSync(stateFile(dir), JSON.stringify(current, null, 2), { mode: 0o600 });
+    }
+    return { testbed: current, started: false };
+  }
   if (current) await stopTestbed();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -88,13 +116,16 @@ export async function startTestbed(opts: { log?: (s: string) => void } = {}): Pr
   return { testbed, started: true };
 }
 
-async function startGithubStub(dir: string): Promise<Testbed["github"]> {
+async function startGithubStub(dir: string, reuse?: { port: number; token: string }): Promise<Testbed["github"]> {
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const token = `ghs_${randomBytes(18).toString("hex")}`;
+  const port = reuse?.port ?? (await freePort());
+  const token = reuse?.token ?? `ghs_${randomBytes(18).toString("hex")}`;
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "github-stub.ts");
   const logFile = path.join(dir, "stub.log");
-  const pid = startDaemon(process.execPath, [script, String(port)], { logFile, env: { ...process.env, GITHUB_STUB_TOKEN: token } });
+  const pid = startDaemon(process.execPath, [script, String(port), path.join(dir, "state.json")], {
+    logFile,
+    env: { ...process.env, GITHUB_STUB_TOKEN: token },
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitFor("GitHub API stand-in", () => answers(`${url}/_stub/state`), { logFile });
   return { url, token, pid };
@@ -124,22 +155,56 @@ export function testbedEnv(tb: Testbed): Record<string, string> {
   };
 }
 
-/** Makes the GitHub stand-in know a repository (GitHub answers 404 for unknown ones). */
-export async function registerGithubRepo(tb: Testbed, owner: string, repo: string): Promise<void> {
-  const res = await fetch(`${tb.github.url}/_stub/repos`, { method: "POST", body: JSON.stringify({ owner, repo }) });
+/**
+ * Makes the GitHub stand-in know a repository (GitHub answers 404 for unknown ones). With
+ * `remote` (the bare repository the test pushes to), a release for a tag the remote lacks is
+ * handled as GitHub does: the tag is made there, at `target_commitish` or the default branch's
+ * head, and listed in the repository's `inventedTags`. `releases` seeds existing releases (oldest first).
+ */
+export async function registerGithubRepo(
+  tb: Testbed,
+  owner: string,
+  repo: string,
+  opts: {
+    remote?: string;
+    defaultBranch?: string;
+    releases?: { tag_name: string; name?: string; body?: string; prerelease?: boolean }[];
+  } = {},
+): Promise<void> {
+  const res = await fetch(`${tb.github.url}/_stub/repos`, {
+    method: "POST",
+    body: JSON.stringify({ owner, repo, remote: opts.remote, default_branch: opts.defaultBranch, releases: opts.releases }),
+  });
   if (!res.ok) throw new Error(`GitHub stand-in: cannot add ${owner}/${repo}: HTTP ${res.status}`);
 }
 
-/** The stand-in's state: repositories with their releases and pull requests, and the requests it saw. */
-export async function githubState(tb: Testbed): Promise<{
+export interface GithubStubState {
   repos: Record<
     string,
     {
-      releases: { tag_name: string; body: string; prerelease: boolean; make_latest: string; draft: boolean }[];
+      releases: {
+        id: number;
+        tag_name: string;
+        name: string | null;
+        body: string;
+        prerelease: boolean;
+        make_latest: string;
+        draft: boolean;
+        target_commitish: string;
+      }[];
       pulls: { number: number; title: string; body: string; state: string; head: { ref: string } }[];
+      /** Tags GitHub would have created for releases of tags the remote lacked (should stay empty). */
+      inventedTags: { tag: string; commit: string; from: string }[];
     }
   >;
-  requests: { method: string; path: string; status: number }[];
-}> {
-  return (await (await fetch(`${tb.github.url}/_stub/state`)).json()) as never;
+  requests: { method: string; path: string; query: string; status: number }[];
+}
+
+/**
+ * The stand-in's state: repositories with their releases, pull requests and invented tags, and
+ * the requests it saw; with `repo` ("owner/name"), only that repository and its requests.
+ */
+export async function githubState(tb: Testbed, repo?: string): Promise<GithubStubState> {
+  const q = repo ? `?repo=${encodeURIComponent(repo)}` : "";
+  return (await (await fetch(`${tb.github.url}/_stub/state${q}`)).json()) as never;
 }
