@@ -24,6 +24,7 @@ function ws(...packages: WorkspacePackage[]): Workspace {
     rootDir: "/ws",
     packages,
     byName: new Map(packages.map((p) => [p.name, p])),
+    unversioned: new Map(),
     manypkg: { rootDir: "/ws", packages: [], tool: { type: "pnpm" } },
   };
 }

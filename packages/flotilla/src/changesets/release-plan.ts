@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { inspect, stripVTControlCharacters } from "node:util";
 import { assembleReleasePlan } from "@changesets/assemble-release-plan";
 import { readConfig } from "@changesets/config";
 import { parseChangesetFile } from "@changesets/parse";
@@ -15,6 +16,8 @@ export interface ChangesetsState {
   changesets: NewChangeset[];
   preState: PreState | undefined;
   plan: ReleasePlan;
+  /** What changesets' libraries printed while reading and planning (e.g. dependency range warnings). */
+  warnings: string[];
 }
 
 /**
@@ -23,18 +26,38 @@ export interface ChangesetsState {
  * status` does. What changesets reports as a stack trace becomes a Problem naming the file.
  */
 export async function readChangesetsState(ws: Workspace): Promise<ChangesetsState> {
+  const warnings: string[] = [];
+  const quiet = <T>(fn: () => Promise<T>) => captureConsole(fn, warnings);
   const dir = path.join(ws.rootDir, ".changeset");
   if (!existsSync(dir)) {
     throw new InputError([
       {
         code: "CHANGESET_DIR_MISSING",
         file: ".changeset",
-        message: "this workspace has no .changeset folder",
-        hint: "run `pnpm changeset init` (flotilla reads changesets to know what to release)",
+        message: `the workspace root ${ws.rootDir} has no .changeset folder`,
+        hint: "run `pnpm changeset init` in that folder (flotilla reads changesets to know what to release), or pass --cwd <the right workspace>",
       },
     ]);
   }
-  const cfg = await readConfig(ws.rootDir, ws.manypkg);
+  // `changeset status` fails on a missing config.json (ENOENT); flotilla refuses it the same way, readably.
+  if (!existsSync(path.join(dir, "config.json"))) {
+    throw new InputError([
+      {
+        code: "CHANGESET_CONFIG_MISSING",
+        file: ".changeset/config.json",
+        message: `${path.join(dir, "config.json")} does not exist (changesets needs it, as \`changeset status\` does)`,
+        hint: "run `pnpm changeset init` in the workspace root (it writes the default config.json; existing changesets are kept)",
+      },
+    ]);
+  }
+  let cfg: Awaited<ReturnType<typeof readConfig>>;
+  try {
+    cfg = await quiet(() => readConfig(ws.rootDir, ws.manypkg));
+  } catch (err) {
+    throw new InputError([
+      { code: "CHANGESET_CONFIG_INVALID", file: ".changeset/config.json", message: `cannot read it: ${(err as Error).message}` },
+    ]);
+  }
   if (!cfg.config) {
     throw new InputError(
       cfg.errors.map((message) => ({
@@ -48,7 +71,7 @@ export async function readChangesetsState(ws: Workspace): Promise<ChangesetsStat
 
   let changesets: NewChangeset[];
   try {
-    changesets = await readChangesets(ws.rootDir);
+    changesets = await quiet(() => readChangesets(ws.rootDir));
   } catch {
     throw new InputError(await diagnoseChangesetFiles(dir));
   }
@@ -56,7 +79,7 @@ export async function readChangesetsState(ws: Workspace): Promise<ChangesetsStat
   const problems: Problem[] = [];
   for (const cs of changesets) {
     for (const r of cs.releases) {
-      if (!ws.byName.has(r.name)) {
+      if (!ws.byName.has(r.name) && !ws.unversioned.has(r.name)) {
         const file = `.changeset/${cs.id}.md`;
         const text = await readFile(path.join(ws.rootDir, file), "utf8").catch(() => "");
         const lineIdx = text.split(/\r?\n/).findIndex((l) => l.includes(r.name));
@@ -75,7 +98,7 @@ export async function readChangesetsState(ws: Workspace): Promise<ChangesetsStat
 
   let preState: PreState | undefined;
   try {
-    preState = await readPreState(ws.rootDir);
+    preState = await quiet(() => readPreState(ws.rootDir));
   } catch (err) {
     throw new InputError([
       {
@@ -89,9 +112,23 @@ export async function readChangesetsState(ws: Workspace): Promise<ChangesetsStat
 
   let plan: ReleasePlan;
   try {
-    plan = assembleReleasePlan(changesets, ws.manypkg, config, preState);
+    plan = await quiet(async () => assembleReleasePlan(changesets, ws.manypkg, config, preState));
   } catch (err) {
     const message = (err as Error).message;
+    // changesets cannot bump a package without a version: say which one instead of its TypeError.
+    const named = changesets.flatMap((c) => c.releases.filter((r) => r.type !== "none").map((r) => ({ id: c.id, name: r.name })));
+    const unversioned = named.filter((r) => ws.unversioned.has(r.name));
+    if (unversioned.length) {
+      throw new InputError(
+        unversioned.map((r) => ({
+          code: "PACKAGE_INVALID_VERSION",
+          file: `.changeset/${r.id}.md`,
+          field: r.name,
+          message: `changeset bumps ${r.name}, which has no valid version (${ws.unversioned.get(r.name)?.relDir}/package.json)`,
+          hint: `give ${r.name} a version such as "1.0.0", or remove it from the changeset`,
+        })),
+      );
+    }
     const mixed = /Found mixed changeset (\S+)/.exec(message);
     throw new InputError([
       {
@@ -102,7 +139,28 @@ export async function readChangesetsState(ws: Workspace): Promise<ChangesetsStat
       },
     ]);
   }
-  return { config, changesets, preState, plan };
+  return { config, changesets, preState, plan, warnings };
+}
+
+/**
+ * changesets' libraries print straight to the console (e.g. get-dependents-graph's "must depend
+ * on the current version" for each such range; dozens on a large repo). They are collected while
+ * `fn` runs, ANSI colours removed, so the CLI shows them once, under one heading.
+ */
+async function captureConsole<T>(fn: () => Promise<T>, into: string[]): Promise<T> {
+  const methods = ["log", "info", "warn", "error"] as const;
+  const saved = methods.map((m) => console[m]);
+  const collect = (...args: unknown[]) => {
+    into.push(stripVTControlCharacters(args.map((a) => (typeof a === "string" ? a : inspect(a))).join(" ")));
+  };
+  for (const m of methods) console[m] = collect;
+  try {
+    return await fn();
+  } finally {
+    methods.forEach((m, i) => {
+      console[m] = saved[i] as (typeof console)[typeof m];
+    });
+  }
 }
 
 /** Parses each changeset file on its own so the error names the broken one(s). */

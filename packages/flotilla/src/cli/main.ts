@@ -72,8 +72,10 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
     .description("show what the pending changesets will release, and the artifacts of each release (offline)")
     .action(async (opts: GlobalOptions) => {
       const { plan } = await planCommand({ cwd: opts.cwd, configPath: opts.config, env: io.env });
+      // Width: COLUMNS, else the terminal's; piped output (files, CI logs) is not wrapped.
+      const width = Number(io.env.COLUMNS) || (io.isTTY ? process.stdout.columns : undefined);
       if (opts.json) io.stdout(`${JSON.stringify(plan, null, 2)}\n`);
-      else io.stdout(renderPlan(plan));
+      else io.stdout(renderPlan(plan, { width, verbose: opts.verbose }));
     });
 
   const release = (cmd: Command) =>

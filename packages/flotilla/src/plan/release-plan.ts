@@ -6,6 +6,9 @@ import { type ImageTagPlan, imageTagsFor } from "./image-tags.ts";
 
 export type ReleaseReason = "changeset" | "dependent" | "group";
 
+/** Placeholder shown for an unknown owner: unmistakably not a real name (display only). */
+export const UNKNOWN_OWNER = "<owner>";
+
 export interface NpmArtifact {
   name: string;
   version: string;
@@ -21,6 +24,7 @@ export interface ImageArtifact extends ImageTagPlan {
 export interface PlannedRelease {
   name: string;
   kind: PackageKind;
+  /** "none": a dependent whose dependency ranges `flotilla version` rewrites, without a release. */
   type: VersionType;
   oldVersion: string;
   newVersion: string;
@@ -28,6 +32,8 @@ export interface PlannedRelease {
   changesets: string[];
   npm: NpmArtifact | null;
   image: ImageArtifact | null;
+  /** Why the package is an image, e.g. "Dockerfile in apps/web", "images.apps config". */
+  imageReason: string | null;
   gitTag: string | null;
 }
 
@@ -37,6 +43,14 @@ export interface Plan {
   preMode: { tag: string } | null;
   changesets: string[];
   releases: PlannedRelease[];
+  /** Workspace packages without a usable version: never released. */
+  unversioned: { name: string; dir: string; version: unknown }[];
+  /** Packages with a Dockerfile that is not released as an image, and why. */
+  dockerfilesIgnored: { name: string; reason: string }[];
+  /** What changesets' libraries printed while planning. */
+  warnings: string[];
+  /** flotilla's own warnings about the plan (e.g. a released package depending on an unversioned one). */
+  notes: string[];
 }
 
 /** What the registries already hold, when known (`plan` works offline: then nothing is known). */
@@ -59,6 +73,8 @@ export function buildPlan(input: {
   owner: string | undefined;
   facts?: RegistryFacts;
   sha?: string;
+  warnings?: string[];
+  notes?: string[];
 }): Plan {
   const { workspace, changesetsPlan, changesetsConfig, config, owner, facts } = input;
   const named = new Set(changesetsPlan.changesets.flatMap((c) => c.releases.filter((r) => r.type !== "none").map((r) => r.name)));
@@ -66,8 +82,23 @@ export function buildPlan(input: {
   const releases: PlannedRelease[] = [];
   for (const r of changesetsPlan.releases) {
     const pkg = workspace.byName.get(r.name);
-    if (!pkg || r.type === "none" || !r.newVersion || !r.oldVersion) continue;
+    if (!pkg || !r.newVersion || !r.oldVersion) continue;
     const newVersion = r.newVersion;
+    if (r.type === "none") {
+      // Kept (changesets lists it, `flotilla version` rewrites its ranges) with no artifact.
+      const rangeOnly = { npm: null, image: null, imageReason: null, gitTag: null };
+      releases.push({
+        name: r.name,
+        kind: pkg.kind,
+        type: r.type,
+        oldVersion: r.oldVersion,
+        newVersion,
+        reason: "dependent",
+        changesets: r.changesets,
+        ...rangeOnly,
+      });
+      continue;
+    }
     const reason: ReleaseReason = named.has(r.name) ? "changeset" : fixedMembers.has(r.name) ? "group" : "dependent";
     const npm: NpmArtifact | null = pkg.private
       ? null
@@ -93,6 +124,7 @@ export function buildPlan(input: {
       changesets: r.changesets,
       npm,
       image,
+      imageReason: image ? (pkg.imageReason ?? null) : null,
       gitTag: tagged ? `${r.name}@${newVersion}` : null,
     });
   }
@@ -103,6 +135,12 @@ export function buildPlan(input: {
     preMode: changesetsPlan.preState?.mode === "pre" ? { tag: changesetsPlan.preState.tag } : null,
     changesets: changesetsPlan.changesets.map((c) => c.id),
     releases,
+    unversioned: [...workspace.unversioned.values()]
+      .map((u) => ({ name: u.name, dir: u.relDir, version: u.version }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    dockerfilesIgnored: workspace.packages.flatMap((p) => (p.dockerfileIgnored ? [{ name: p.name, reason: p.dockerfileIgnored }] : [])),
+    warnings: input.warnings ?? [],
+    notes: input.notes ?? [],
   };
 }
 
@@ -116,10 +154,14 @@ export function npmRegistryFor(manifest: Record<string, unknown>, npm: Pick<Conf
   return typeof pc?.registry === "string" ? pc.registry.replace(/\/+$/, "") : npm.registry;
 }
 
-/** `<registry>/<owner>/<name without scope>`, lowercased (SPEC §3), unless config names it. */
+/**
+ * `<registry>/<owner>/<name without scope>`, lowercased (SPEC §3), unless config names it. An
+ * unknown owner shows as `<owner>`, which no registry accepts: preflight refuses it before use.
+ */
 export function imageNameFor(pkgName: string, config: Pick<Config, "images">, owner: string | undefined): string {
+  const ownerPart = owner?.toLowerCase() ?? UNKNOWN_OWNER;
   const configured = config.images.apps[pkgName]?.name;
-  if (configured) return configured.includes("/") ? configured : `${config.images.registry}/${owner ?? "OWNER"}/${configured}`;
-  const base = pkgName.replace(/^@[^/]+\//, "");
-  return `${config.images.registry}/${owner ?? "OWNER"}/${base}`.toLowerCase();
+  if (configured) return configured.includes("/") ? configured : `${config.images.registry}/${ownerPart}/${configured}`;
+  const base = pkgName.replace(/^@[^/]+\//, "").toLowerCase();
+  return `${config.images.registry.toLowerCase()}/${ownerPart}/${base}`;
 }

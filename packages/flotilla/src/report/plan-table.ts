@@ -1,49 +1,149 @@
-import type { Plan, PlannedRelease } from "../plan/release-plan.ts";
+import type { NpmArtifact, Plan, PlannedRelease } from "../plan/release-plan.ts";
 
-/** The human form of a plan: one row per release, then its artifacts. */
-export function renderPlan(plan: Plan): string {
-  if (plan.releases.length === 0) {
-    return plan.changesets.length === 0
-      ? "No pending changesets: nothing to version.\n"
-      : 'The pending changesets release no package (all bumps are "none").\n';
-  }
+export interface RenderOptions {
+  /** Terminal width; undefined: no limit (output to a file or a log). */
+  width?: number;
+  /** List unversioned packages, ignored Dockerfiles and every changesets warning. */
+  verbose?: boolean;
+}
+
+/** Warnings of changesets shown without --verbose; the rest are counted. */
+const WARNINGS_SHOWN = 3;
+
+/**
+ * The human form of a plan: one row per release with its artifacts in short form (the version
+ * is in its own column, so artifacts do not repeat `name@version`); full detail is in `--json`.
+ */
+export function renderPlan(plan: Plan, opts: RenderOptions = {}): string {
   const lines: string[] = [];
-  const n = plan.releases.length;
-  lines.push(
-    `${n} release${n === 1 ? "" : "s"} from ${plan.changesets.length} changeset${plan.changesets.length === 1 ? "" : "s"}` +
-      (plan.preMode ? ` (pre mode: ${plan.preMode.tag})` : ""),
-    "",
-  );
-  const rows = plan.releases.map((r) => [r.name, r.type, `${r.oldVersion} → ${r.newVersion}`, r.reason, artifacts(r)]);
-  lines.push(...table(["package", "bump", "version", "reason", "artifacts"], rows));
-  const images = plan.releases.filter((r) => r.image);
-  if (images.length) {
-    lines.push("", "Images:");
-    for (const r of images) {
-      const img = r.image!;
-      lines.push(`  ${img.name}: ${img.tags.join(", ")}${img.moves.length ? ` (moves ${img.moves.join(", ")})` : ""}`);
+  const released = plan.releases.filter((r) => r.type !== "none");
+  const rangeOnly = plan.releases.length - released.length;
+  if (released.length === 0 && rangeOnly === 0) {
+    lines.push(
+      plan.changesets.length === 0
+        ? "No pending changesets: nothing to version."
+        : 'The pending changesets release no package (all bumps are "none").',
+    );
+  } else {
+    const n = released.length;
+    lines.push(
+      `${n} release${n === 1 ? "" : "s"}${rangeOnly ? ` (+ ${rangeOnly} range update${rangeOnly === 1 ? "" : "s"} only)` : ""} ` +
+        `from ${plan.changesets.length} changeset${plan.changesets.length === 1 ? "" : "s"}` +
+        (plan.preMode ? ` (pre mode: ${plan.preMode.tag})` : ""),
+      "",
+    );
+    const rows = plan.releases.map((r) => [
+      r.name,
+      r.type,
+      r.type === "none" ? r.oldVersion : `${r.oldVersion} → ${r.newVersion}`,
+      r.reason,
+      artifacts(r),
+    ]);
+    lines.push(...table(["package", "bump", "version", "reason", "artifacts"], rows, opts.width));
+    const images = plan.releases.filter((r) => r.image);
+    if (images.length) {
+      lines.push("", "Images:");
+      for (const r of images) {
+        const img = r.image!;
+        const why = r.imageReason ? `  (${r.imageReason})` : "";
+        lines.push(`  ${img.name}: ${img.tags.join(", ")}${img.moves.length ? ` (moves ${img.moves.join(", ")})` : ""}${why}`);
+      }
+    }
+    if (!plan.owner && images.length) {
+      lines.push(
+        "",
+        "Owner unknown: image names show <owner>. Set `owner` in flotilla.config.json, or GITHUB_REPOSITORY_OWNER (GitHub Actions sets it).",
+      );
     }
   }
-  if (!plan.owner && images.length) {
-    lines.push("", "Owner unknown: set `owner` in flotilla.config.json or GITHUB_REPOSITORY_OWNER to name images.");
-  }
+  lines.push(...notes(plan, opts.verbose ?? false));
   return `${lines.join("\n")}\n`;
 }
 
-function artifacts(r: PlannedRelease): string {
-  const parts: string[] = [];
-  if (r.npm) parts.push(`npm ${r.npm.name}@${r.npm.version} (${r.npm.distTag})`);
-  if (r.image) parts.push(`image ${r.image.name}:${r.image.tags[0] ?? r.newVersion}`);
-  if (r.gitTag) parts.push(`tag ${r.gitTag}`);
-  return parts.length ? parts.join("; ") : "version only";
+function notes(plan: Plan, verbose: boolean): string[] {
+  const out: string[] = [];
+  if (plan.unversioned.length) {
+    if (verbose) {
+      out.push("", `Unversioned, never released (${plan.unversioned.length}):`);
+      for (const u of plan.unversioned)
+        out.push(
+          `  ${u.name} (${u.dir}): ${u.version === null ? '"version" is null' : u.version === undefined ? 'no "version"' : `version ${JSON.stringify(u.version)}`}`,
+        );
+    } else {
+      const n = plan.unversioned.length;
+      out.push(
+        "",
+        `${n} package${n === 1 ? " has" : "s have"} no version and ${n === 1 ? "is" : "are"} never released (--verbose lists them).`,
+      );
+    }
+  }
+  if (verbose && plan.dockerfilesIgnored.length) {
+    out.push("", "Dockerfiles not released as images:");
+    for (const d of plan.dockerfilesIgnored) out.push(`  ${d.name}: ${d.reason}`);
+  }
+  if (plan.notes.length) {
+    out.push("");
+    for (const note of plan.notes) out.push(`warning: ${note}`);
+  }
+  if (plan.warnings.length) {
+    const n = plan.warnings.length;
+    out.push("", `changesets: ${n} warning${n === 1 ? "" : "s"}`);
+    const shown = verbose ? plan.warnings : plan.warnings.slice(0, WARNINGS_SHOWN);
+    for (const w of shown) out.push(`  changesets: ${w.replace(/\n/g, " ")}`);
+    if (shown.length < n) out.push(`  … ${n - shown.length} more (--verbose or --json shows all)`);
+  }
+  return out;
 }
 
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+function artifacts(r: PlannedRelease): string[] {
+  if (r.type === "none") return ["range update only"];
+  const parts: string[] = [];
+  if (r.npm) parts.push(`npm ${r.npm.distTag} → ${registryShown(r.npm)}`);
+  if (r.image) parts.push(`image ${r.image.name}`);
+  if (r.gitTag) parts.push("git tag");
+  return parts.length ? parts : ["version only"];
+}
+
+/** The registry without scheme; only its host when the URL is long (the full URL is in --json). */
+function registryShown(npm: NpmArtifact): string {
+  const bare = npm.registry.replace(/^https?:\/\//, "");
+  return bare.length > 32 ? bare.split("/")[0]! : bare;
+}
+
+/**
+ * Columns padded to the widest cell; the last column (a list of parts) is wrapped at part
+ * boundaries to fit `width`, a part longer than the room left is cut with "…". Cells are ASCII
+ * plus "→" and "─", one column each, so string length is the display width (no library needed).
+ */
+function table(header: string[], rows: (string | string[])[][], width?: number): string[] {
+  const flat = rows.map((r) => r.map((c) => (Array.isArray(c) ? c.join("; ") : c)));
+  const widths = header.map((h, i) => Math.max(h.length, ...flat.map((r) => (r[i] ?? "").length)));
+  const lead = widths.slice(0, -1).reduce((a, w) => a + w + 2, 0);
+  // Never squeeze the last column below 24 columns: a too-narrow terminal wraps instead.
+  const room = width ? Math.max(24, width - lead) : Number.POSITIVE_INFINITY;
+  widths[widths.length - 1] = Math.min(widths.at(-1) ?? 0, room);
   const fmt = (cells: string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
       .join("  ")
       .trimEnd();
-  return [fmt(header), fmt(widths.map((w) => "─".repeat(w))), ...rows.map(fmt)];
+  const out = [fmt(header), fmt(widths.map((w) => "─".repeat(w)))];
+  for (const row of rows) {
+    const cells = row.map((c) => (Array.isArray(c) ? c : [c]));
+    const last = wrap(cells.at(-1) ?? [], room);
+    out.push(fmt([...cells.slice(0, -1).map((c) => c.join("")), last[0] ?? ""]));
+    for (const more of last.slice(1)) out.push(`${" ".repeat(lead)}${more}`);
+  }
+  return out;
+}
+
+function wrap(parts: string[], room: number): string[] {
+  const lines: string[] = [];
+  for (const raw of parts) {
+    const part = raw.length > room ? `${raw.slice(0, room - 1)}…` : raw;
+    const cur = lines.at(-1);
+    if (cur !== undefined && cur.length + 2 + part.length <= room) lines[lines.length - 1] = `${cur}; ${part}`;
+    else lines.push(part);
+  }
+  return lines;
 }

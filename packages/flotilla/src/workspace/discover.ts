@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Packages } from "@changesets/types";
@@ -24,6 +24,10 @@ export interface WorkspacePackage {
   kind: PackageKind;
   /** Dockerfile path relative to `dir`, when the package is an image. */
   dockerfile: string | undefined;
+  /** Why the package is an image ("Dockerfile in apps/web", "images.apps config"), when it is one. */
+  imageReason?: string | undefined;
+  /** Why a Dockerfile in the package folder is not released as an image, when there is one. */
+  dockerfileIgnored?: string | undefined;
   /** Names of workspace packages this one depends on (dependencies, peer, optional). */
   internalDeps: string[];
   /** Same for devDependencies (build order only). */
@@ -31,35 +35,85 @@ export interface WorkspacePackage {
   manifest: Record<string, unknown> & { name: string; version: string };
 }
 
+/**
+ * A workspace package without a usable version (`"version"` missing, null, or not semver):
+ * common for private fixtures, playgrounds and examples. It is never released (no npm, no
+ * image, no tag); an error is raised only where a command would release it or a dependent.
+ */
+export interface UnversionedPackage {
+  name: string;
+  /** The raw `version` value (undefined when the field is missing). */
+  version: unknown;
+  dir: string;
+  relDir: string;
+  private: boolean;
+  /** True when a Dockerfile is in its folder (it still is no image without a version). */
+  hasDockerfile: boolean;
+  /** Names of workspace packages this one depends on (dependencies, peer, optional). */
+  internalDeps: string[];
+}
+
 export interface Workspace {
   rootDir: string;
+  /** Packages with a valid semver version: the ones flotilla can release. */
   packages: WorkspacePackage[];
   byName: Map<string, WorkspacePackage>;
-  /** The raw manypkg result, as changesets' libraries want it. */
+  /** Packages without a usable version, by name (never released). */
+  unversioned: Map<string, UnversionedPackage>;
+  /** The raw manypkg result, as changesets' libraries want it (unversioned packages included). */
   manypkg: Packages;
 }
 
-/** The nearest folder upward from `cwd` holding `pnpm-workspace.yaml` (SPEC §3). */
+/**
+ * The workspace root: the nearest folder upward from `cwd` whose `pnpm-workspace.yaml` lists
+ * `packages:`. A settings-only pnpm-workspace.yaml (pnpm 10+ keeps settings there; nested ones
+ * appear in fixtures and sub-projects) does not define a monorepo, so the walk goes on above it;
+ * when no file above has `packages:`, the nearest one is the root (a single-package workspace).
+ */
 export function findWorkspaceRoot(cwd: string): string {
   let dir = path.resolve(cwd);
+  let nearest: string | undefined;
   for (;;) {
-    if (existsSync(path.join(dir, "pnpm-workspace.yaml"))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) {
-      throw new InputError([
-        {
-          code: "WORKSPACE_NOT_FOUND",
-          file: path.join(path.resolve(cwd), "pnpm-workspace.yaml"),
-          message: `no pnpm-workspace.yaml in ${path.resolve(cwd)} or any folder above it`,
-          hint: "run flotilla inside a pnpm workspace, or pass --cwd <workspace root>",
-        },
-      ]);
+    const file = path.join(dir, "pnpm-workspace.yaml");
+    if (existsSync(file)) {
+      nearest ??= dir;
+      if (listsPackages(file)) return dir;
     }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
     dir = parent;
+  }
+  if (nearest) return nearest;
+  throw new InputError([
+    {
+      code: "WORKSPACE_NOT_FOUND",
+      file: path.join(path.resolve(cwd), "pnpm-workspace.yaml"),
+      message: `no pnpm-workspace.yaml in ${path.resolve(cwd)} or any folder above it`,
+      hint: "run flotilla inside a pnpm workspace, or pass --cwd <workspace root>",
+    },
+  ]);
+}
+
+/** Whether a pnpm-workspace.yaml has a `packages` key (an unparsable file counts: it is reported later). */
+function listsPackages(file: string): boolean {
+  try {
+    const doc = parseYaml(readFileSync(file, "utf8")) as unknown;
+    return typeof doc === "object" && doc !== null && "packages" in doc;
+  } catch {
+    return true;
   }
 }
 
-export async function discoverWorkspace(cwd: string, config: Pick<Config, "images">): Promise<Workspace> {
+export interface DiscoverOptions {
+  /**
+   * "artifacts" (default): a non-semver version string is an error for a package that has
+   * artifacts (npm or image), the ones `publish` releases. "lenient": never an error here; the
+   * caller checks the packages it releases with `releaseVersionProblems` (plan, version).
+   */
+  versions?: "artifacts" | "lenient";
+}
+
+export async function discoverWorkspace(cwd: string, config: Pick<Config, "images">, opts: DiscoverOptions = {}): Promise<Workspace> {
   const rootDir = findWorkspaceRoot(cwd);
   let manypkg: Packages;
   try {
@@ -70,24 +124,28 @@ export async function discoverWorkspace(cwd: string, config: Pick<Config, "image
   const names = new Set(manypkg.packages.map((p) => p.packageJson.name));
   const problems: Problem[] = [];
   const packages: WorkspacePackage[] = [];
+  const unversioned = new Map<string, UnversionedPackage>();
+  const selector = imageSelector(config);
   for (const p of manypkg.packages) {
     const pj = p.packageJson as WorkspacePackage["manifest"];
     const relDir = path.relative(rootDir, p.dir).split(path.sep).join("/");
-    if (typeof pj.version !== "string" || !semver.valid(pj.version)) {
-      problems.push({
-        code: "PACKAGE_INVALID_VERSION",
-        file: `${relDir}/package.json`,
-        field: "version",
-        message: `${pj.name} has version ${JSON.stringify(pj.version)}, which is not a valid semver version`,
-        hint: 'use a version such as "1.0.0"',
-      });
-    }
-    const app = config.images.apps[pj.name];
-    const dockerfile = app?.dockerfile ?? (existsSync(path.join(p.dir, "Dockerfile")) ? "Dockerfile" : undefined);
     const isPrivate = pj.private === true;
-    const kind: PackageKind = dockerfile ? (isPrivate ? "image" : "both") : isPrivate ? "private" : "npm";
+    const hasDockerfile = existsSync(path.join(p.dir, "Dockerfile"));
     const deps = (field: string) =>
       Object.keys((pj[field] as Record<string, string> | undefined) ?? {}).filter((d) => names.has(d) && d !== pj.name);
+    const internalDeps = [...new Set([...deps("dependencies"), ...deps("peerDependencies"), ...deps("optionalDependencies")])];
+    const image = selector(pj.name, relDir, hasDockerfile);
+    const raw = (pj as Record<string, unknown>).version;
+    if (typeof raw !== "string" || !semver.valid(raw)) {
+      // A version string that is not semver on a package publish would release is a mistake;
+      // a missing/null version marks a package that is not meant to be released.
+      if (typeof raw === "string" && opts.versions !== "lenient" && (!isPrivate || image.dockerfile)) {
+        problems.push(invalidVersion(pj.name, relDir, raw));
+      }
+      unversioned.set(pj.name, { name: pj.name, version: raw, dir: p.dir, relDir, private: isPrivate, hasDockerfile, internalDeps });
+      continue;
+    }
+    const kind: PackageKind = image.dockerfile ? (isPrivate ? "image" : "both") : isPrivate ? "private" : "npm";
     packages.push({
       name: pj.name,
       version: pj.version,
@@ -95,13 +153,15 @@ export async function discoverWorkspace(cwd: string, config: Pick<Config, "image
       relDir,
       private: isPrivate,
       kind,
-      dockerfile,
-      internalDeps: [...new Set([...deps("dependencies"), ...deps("peerDependencies"), ...deps("optionalDependencies")])],
+      dockerfile: image.dockerfile,
+      imageReason: image.reason,
+      dockerfileIgnored: image.ignored,
+      internalDeps,
       internalDevDeps: deps("devDependencies"),
       manifest: pj,
     });
   }
-  for (const name of Object.keys(config.images.apps)) {
+  for (const name of [...Object.keys(config.images.apps), ...config.images.disabled]) {
     if (!names.has(name)) {
       problems.push({
         code: "CONFIG_UNKNOWN_PACKAGE",
@@ -114,7 +174,72 @@ export async function discoverWorkspace(cwd: string, config: Pick<Config, "image
   }
   if (problems.length) throw new InputError(problems);
   packages.sort((a, b) => a.name.localeCompare(b.name));
-  return { rootDir, packages, byName: new Map(packages.map((p) => [p.name, p])), manypkg };
+  return { rootDir, packages, byName: new Map(packages.map((p) => [p.name, p])), unversioned, manypkg };
+}
+
+/**
+ * Which packages are images (README "Which Dockerfiles are images"): `images.apps.<pkg>: false`
+ * never; an `images.apps.<pkg>` entry always (its `dockerfile`, default `Dockerfile`); otherwise
+ * a `Dockerfile` in the package folder, unless `images.include` does not match the folder or
+ * name, or `images.exclude` does.
+ */
+function imageSelector(config: Pick<Config, "images">) {
+  const { apps, disabled, include, exclude } = config.images;
+  const globs = (list: string[]) => {
+    const m = picomatch(list.map((g) => g.replace(/\/+$/, "")));
+    return (name: string, relDir: string) => m(relDir) || m(name);
+  };
+  const included = include ? globs(include) : () => true;
+  const excluded = exclude.length ? globs(exclude) : () => false;
+  return (name: string, relDir: string, hasDockerfile: boolean) => {
+    const none = { dockerfile: undefined, reason: undefined };
+    if (disabled.includes(name)) return { ...none, ignored: hasDockerfile ? `images.apps["${name}"] is false` : undefined };
+    const app = apps[name];
+    if (app) return { dockerfile: app.dockerfile ?? "Dockerfile", reason: "images.apps config", ignored: undefined };
+    if (!hasDockerfile) return { ...none, ignored: undefined };
+    if (!included(name, relDir)) return { ...none, ignored: "not matched by images.include" };
+    if (excluded(name, relDir)) return { ...none, ignored: "matched by images.exclude" };
+    return { dockerfile: "Dockerfile", reason: `Dockerfile in ${relDir || "."}`, ignored: undefined };
+  };
+}
+
+function invalidVersion(name: string, relDir: string, value: unknown): Problem {
+  return {
+    code: "PACKAGE_INVALID_VERSION",
+    file: `${relDir}/package.json`,
+    field: "version",
+    message: `${name} has version ${JSON.stringify(value) ?? "(none)"}, which is not a valid semver version, and it would be released`,
+    hint: 'use a version such as "1.0.0" (or mark the package "private": true and not an image, so it is never released)',
+  };
+}
+
+/** Version problems of the packages a command releases (`releasing`, by name): each needs a valid version. */
+export function releaseVersionProblems(ws: Workspace, releasing: Iterable<string>): Problem[] {
+  const problems: Problem[] = [];
+  for (const name of new Set(releasing)) {
+    const u = ws.unversioned.get(name);
+    if (u) problems.push(invalidVersion(name, u.relDir, u.version));
+  }
+  return problems;
+}
+
+/**
+ * Released packages that depend at run time on a package without a version: `pnpm pack` cannot
+ * turn such a `workspace:` range into a real one. `changeset status` accepts it (the dependency
+ * may be bundled), so this is a warning, not an error.
+ */
+export function unversionedDependencyWarnings(ws: Workspace, releasing: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const name of new Set(releasing)) {
+    const pkg = ws.byName.get(name);
+    if (!pkg || pkg.private) continue;
+    for (const dep of pkg.internalDeps.filter((d) => ws.unversioned.has(d))) {
+      out.push(
+        `${name} depends on ${dep}, which has no version: its published range cannot be resolved (bundle it, or move it to devDependencies)`,
+      );
+    }
+  }
+  return out;
 }
 
 /**
