@@ -5,7 +5,7 @@ import { GitHub, type RepoRef, repoRef } from "./adapters/github.ts";
 import { NpmRegistry } from "./adapters/npm-registry.ts";
 import { OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
 import { type Config, type Env, loadConfig } from "./config/load.ts";
-import { InputError } from "./errors.ts";
+import { InputError, type Problem } from "./errors.ts";
 import type { Stage } from "./plan/publish-plan.ts";
 import { imageNameFor, npmRegistryFor } from "./plan/release-plan.ts";
 import { type Secrets, secretsFromEnv } from "./secrets.ts";
@@ -49,6 +49,8 @@ export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
   const rootDir = findWorkspaceRoot(opts.cwd);
   const config = await loadConfig(rootDir, { configPath: opts.configPath, env: opts.env });
   const workspace = await discoverWorkspace(rootDir, config);
+  const endpointProblems = checkEndpoints(config, workspace, opts.env);
+  if (endpointProblems.length) throw new InputError(endpointProblems);
   const owner = resolveOwner(config.owner, opts.env, await originUrl(rootDir));
   const secrets = secretsFromEnv(opts.env);
   const npmToken = opts.env.NODE_AUTH_TOKEN || opts.env.GITHUB_TOKEN || undefined;
@@ -127,4 +129,62 @@ export function ociFor(ctx: ReleaseContext, imageName: string): OciRegistry {
   const reg = ctx.ociRegistries.get(splitImageName(imageName).host);
   if (!reg) throw new Error(`no registry client for ${imageName}`);
   return reg;
+}
+
+const isHttpUrl = (v: string) => {
+  try {
+    return ["http:", "https:"].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+};
+
+/** An OCI registry host as image references spell it: `host[:port]`, optionally a namespace path. */
+const REGISTRY_HOST =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d{1,5})?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+
+/**
+ * Registry and API endpoints that cannot be addressed are input errors (SPEC §4), reported before
+ * any client is built: a bad URL would otherwise surface as an "unexpected error" or as retries
+ * of requests that can never be sent. Each problem names the variable, config field or package.
+ */
+export function checkEndpoints(config: Config, workspace: Workspace, env: Env): Problem[] {
+  const problems: Problem[] = [];
+  const configFile = config.file ? "flotilla.config.json" : undefined;
+  const url = (value: string | undefined, envName: string, field: string, example: string) => {
+    if (value === undefined || isHttpUrl(value)) return;
+    const fromEnv = Boolean(env[envName]);
+    problems.push({
+      code: "ENDPOINT_INVALID",
+      ...(fromEnv ? { field: envName } : { ...(configFile ? { file: configFile } : {}), field }),
+      message: `${JSON.stringify(value)} is not an http(s) URL`,
+      hint: fromEnv ? `set ${envName} to a URL such as ${example}, or unset it` : `set ${field} to a URL such as ${example}`,
+    });
+  };
+  url(config.npm.registry, "FLOTILLA_NPM_REGISTRY", "npm.registry", "https://npm.pkg.github.com");
+  url(config.github.apiUrl, "GITHUB_API_URL", "github.apiUrl", "https://api.github.com (GitHub Enterprise Server: https://HOST/api/v3)");
+  if (!REGISTRY_HOST.test(config.images.registry)) {
+    const fromEnv = Boolean(env.FLOTILLA_IMAGE_REGISTRY);
+    problems.push({
+      code: "ENDPOINT_INVALID",
+      ...(fromEnv ? { field: "FLOTILLA_IMAGE_REGISTRY" } : { ...(configFile ? { file: configFile } : {}), field: "images.registry" }),
+      message: `${JSON.stringify(config.images.registry)} is not a registry host (host[:port], no scheme)`,
+      hint: `set ${fromEnv ? "FLOTILLA_IMAGE_REGISTRY" : "images.registry"} to a host such as ghcr.io or localhost:5000`,
+    });
+  }
+  if (!config.npm.registryFromEnv) {
+    for (const p of workspace.packages) {
+      const reg = (p.manifest.publishConfig as { registry?: unknown } | undefined)?.registry;
+      if (p.private || reg === undefined || (typeof reg === "string" && isHttpUrl(reg))) continue;
+      problems.push({
+        code: "ENDPOINT_INVALID",
+        file: `${p.relDir}/package.json`,
+        field: "publishConfig.registry",
+        package: p.name,
+        message: `${p.name}: ${JSON.stringify(reg)} is not an http(s) URL`,
+        hint: "fix publishConfig.registry, or remove it to use npm.registry",
+      });
+    }
+  }
+  return problems;
 }

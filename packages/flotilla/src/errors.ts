@@ -14,6 +14,8 @@ export interface Problem {
   line?: number;
   /** The config field or package name at fault. */
   field?: string;
+  /** The workspace package at fault, when one is (the `package` of the `--json` error document). */
+  package?: string;
   /** What fixes it. */
   hint?: string;
 }

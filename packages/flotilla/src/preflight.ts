@@ -1,6 +1,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { graphSequencer } from "@pnpm/deps.graph-sequencer";
 import type Docker from "dockerode";
+import validateNpmName from "validate-npm-package-name";
 import { pingDocker } from "./adapters/docker.ts";
 import { dirtyFiles, hasOrigin } from "./adapters/git.ts";
 import type { GitHub, RepoRef } from "./adapters/github.ts";
@@ -40,6 +42,8 @@ export interface PreflightCheck {
   ok: boolean;
   problems: Problem[];
   warnings: string[];
+  /** Why a network check did not read (what it needs is missing; a local check reports that). */
+  skipped?: string;
 }
 
 /** True for GitHub Packages' npm registry (github.com, GHEC data residency, GHES). */
@@ -53,14 +57,28 @@ export function isGithubPackages(registry: string): boolean {
 }
 
 /**
+ * One check. Local checks (files, git's own state, which tokens are set) answer at once; a
+ * network check reads a registry, the daemon or GitHub, and skips itself when what it needs (a
+ * token, credentials, a repository) is missing — the local check already reported that.
+ */
+export interface PreflightEntry {
+  name: string;
+  /** Absent: a local check. */
+  network?: boolean;
+  run: () => Promise<PreflightCheck>;
+}
+
+/**
  * Every check of SPEC §5.2, with no side effects. Each returns its problems; publish collects
  * them all and stops with exit 2, doctor prints each as it runs.
  */
-export function preflightChecks(input: PreflightInput): { name: string; run: () => Promise<PreflightCheck> }[] {
+export function preflightChecks(input: PreflightInput): PreflightEntry[] {
   const publicPkgs = input.packages.filter((p) => !p.private);
   const npmOn = input.stages.has("npm") && publicPkgs.length > 0;
-  const check = (name: string, fn: (c: PreflightCheck) => Promise<void> | void) => ({
+  /** `network`: the check reads a remote service; local checks run first (see PreflightEntry). */
+  const check = (name: string, fn: (c: PreflightCheck) => Promise<void> | void, network = false): PreflightEntry => ({
     name,
+    network,
     run: async () => {
       const c: PreflightCheck = { name, ok: true, problems: [], warnings: [] };
       await fn(c);
@@ -100,31 +118,39 @@ export function preflightChecks(input: PreflightInput): { name: string; run: () 
   const tagged = input.packages.filter((p) => !p.private || input.tagPrivate);
   if (input.stages.has("github") && input.config.github.releases !== false && input.config.git.tags && tagged.length > 0) {
     checks.push(
-      check("GitHub repository reachable with the token", async (c) => {
-        if (!input.env.GITHUB_TOKEN || !input.repo) {
-          c.problems.push({
-            code: "GITHUB_NOT_CONFIGURED",
-            message: !input.env.GITHUB_TOKEN
-              ? "no GITHUB_TOKEN: GitHub releases cannot be created"
-              : "cannot tell the GitHub repository (no GITHUB_REPOSITORY, origin is not a GitHub URL)",
-            hint: 'set GITHUB_TOKEN and GITHUB_REPOSITORY, or turn releases off ("github": {"releases": false}) or pass --only npm --only images --only git',
-          });
-          return;
-        }
-        const r = await input.github!.check();
-        if (!r.ok) {
-          c.problems.push({
-            code: r.status === 401 ? "GITHUB_TOKEN_REFUSED" : r.status === 404 ? "GITHUB_REPO_NOT_FOUND" : "GITHUB_UNREACHABLE",
-            message: `${input.config.github.apiUrl}: ${r.reason}`,
-            hint:
-              r.status === 401
-                ? "check GITHUB_TOKEN"
-                : r.status === 404
-                  ? "check GITHUB_REPOSITORY and the token's access (contents: write)"
-                  : "check GITHUB_API_URL (github.apiUrl)",
-          });
-        }
+      check("GitHub token and repository known", (c) => {
+        if (input.env.GITHUB_TOKEN && input.repo) return;
+        c.problems.push({
+          code: "GITHUB_NOT_CONFIGURED",
+          message: !input.env.GITHUB_TOKEN
+            ? "no GITHUB_TOKEN: GitHub releases cannot be created"
+            : "cannot tell the GitHub repository (no GITHUB_REPOSITORY, origin is not a GitHub URL)",
+          hint: 'set GITHUB_TOKEN and GITHUB_REPOSITORY, or turn releases off ("github": {"releases": false}) or pass --only npm --only images --only git',
+        });
       }),
+      check(
+        "GitHub repository reachable with the token",
+        async (c) => {
+          if (!input.env.GITHUB_TOKEN || !input.repo || !input.github) {
+            c.skipped = !input.env.GITHUB_TOKEN ? "no GITHUB_TOKEN" : "repository unknown";
+            return;
+          }
+          const r = await input.github.check();
+          if (!r.ok) {
+            c.problems.push({
+              code: r.status === 401 ? "GITHUB_TOKEN_REFUSED" : r.status === 404 ? "GITHUB_REPO_NOT_FOUND" : "GITHUB_UNREACHABLE",
+              message: `${input.config.github.apiUrl}: ${r.reason}`,
+              hint:
+                r.status === 401
+                  ? "check GITHUB_TOKEN"
+                  : r.status === 404
+                    ? "check GITHUB_REPOSITORY and the token's access (contents: write)"
+                    : "check GITHUB_API_URL (github.apiUrl)",
+            });
+          }
+        },
+        true,
+      ),
     );
   }
   const imagePkgs = input.packages.filter((p) => p.dockerfile);
@@ -169,34 +195,46 @@ export function preflightChecks(input: PreflightInput): { name: string; run: () 
           }
         }
       }),
-      check("Docker daemon reachable", async (c) => {
-        const r = await pingDocker(await input.docker());
-        if (!r.ok)
-          c.problems.push({
-            code: "DOCKER_UNREACHABLE",
-            message: `the Docker daemon does not answer: ${r.reason}`,
-            hint: "start dockerd, or set DOCKER_HOST",
-          });
+      check("image registry credentials present", (c) => {
+        if (input.imageAuth.username && input.imageAuth.password) return;
+        c.problems.push({
+          code: "IMAGE_CREDENTIALS_MISSING",
+          message: `no credentials for ${[...input.ociRegistries.keys()].join(", ")}`,
+          hint: "set FLOTILLA_IMAGE_REGISTRY_USERNAME/PASSWORD, or GITHUB_ACTOR and GITHUB_TOKEN",
+        });
       }),
-      check("image registry credentials accepted", async (c) => {
-        if (!input.imageAuth.username || !input.imageAuth.password) {
-          c.problems.push({
-            code: "IMAGE_CREDENTIALS_MISSING",
-            message: `no credentials for ${[...input.ociRegistries.keys()].join(", ")}`,
-            hint: "set FLOTILLA_IMAGE_REGISTRY_USERNAME/PASSWORD, or GITHUB_ACTOR and GITHUB_TOKEN",
-          });
-          return;
-        }
-        for (const [host, reg] of input.ociRegistries) {
-          const r = await reg.check();
+      check(
+        "Docker daemon reachable",
+        async (c) => {
+          const r = await pingDocker(await input.docker());
           if (!r.ok)
             c.problems.push({
-              code: r.reason === "credentials refused" ? "IMAGE_CREDENTIALS_REFUSED" : "IMAGE_REGISTRY_UNREACHABLE",
-              message: `${host}: ${r.reason}`,
-              hint: "check FLOTILLA_IMAGE_REGISTRY_USERNAME/PASSWORD (or GITHUB_ACTOR/GITHUB_TOKEN with packages: write)",
+              code: "DOCKER_UNREACHABLE",
+              message: `the Docker daemon does not answer: ${r.reason}`,
+              hint: "start dockerd, or set DOCKER_HOST",
             });
-        }
-      }),
+        },
+        true,
+      ),
+      check(
+        "image registry credentials accepted",
+        async (c) => {
+          if (!input.imageAuth.username || !input.imageAuth.password) {
+            c.skipped = "no credentials";
+            return;
+          }
+          for (const [host, reg] of input.ociRegistries) {
+            const r = await reg.check();
+            if (!r.ok)
+              c.problems.push({
+                code: r.reason === "credentials refused" ? "IMAGE_CREDENTIALS_REFUSED" : "IMAGE_REGISTRY_UNREACHABLE",
+                message: `${host}: ${r.reason}`,
+                hint: "check FLOTILLA_IMAGE_REGISTRY_USERNAME/PASSWORD (or GITHUB_ACTOR/GITHUB_TOKEN with packages: write)",
+              });
+          }
+        },
+        true,
+      ),
     );
   }
   if (npmOn) {
@@ -207,6 +245,20 @@ export function preflightChecks(input: PreflightInput): { name: string; run: () 
             code: "NPM_TOKEN_MISSING",
             message: `no npm token: it is needed to read and publish ${publicPkgs.length} public package(s)`,
             hint: "set NODE_AUTH_TOKEN or GITHUB_TOKEN (in GitHub Actions: permissions: packages: write)",
+          });
+        }
+      }),
+      check("npm package names valid", (c) => {
+        for (const p of publicPkgs) {
+          const v = validateNpmName(p.name);
+          if (v.validForNewPackages) continue;
+          c.problems.push({
+            code: "NPM_NAME_INVALID",
+            file: `${p.relDir}/package.json`,
+            field: "name",
+            package: p.name,
+            message: `"${p.name}" is not a valid npm package name: ${[...(v.errors ?? []), ...(v.warnings ?? [])].join("; ")}`,
+            hint: 'rename the package (lowercase, URL-safe: @scope/name), or mark it "private": true if it is not published',
           });
         }
       }),
@@ -242,27 +294,51 @@ export function preflightChecks(input: PreflightInput): { name: string; run: () 
           }
           if (!p.manifest.repository)
             c.warnings.push(
-              `${file}: no "repository" field; GitHub links the package to its repository through it (add {"type": "git", "url": "https://github.com/${input.owner ?? "OWNER"}/REPO.git", "directory": "${p.relDir}"})`,
+              `${file}: no "repository" field; GitHub links the package to its repository through it (add {"type": "git", "url": "https://github.com/${input.repo ? `${input.repo.owner}/${input.repo.repo}` : `${input.owner ?? "OWNER"}/REPO`}.git", "directory": "${p.relDir}"})`,
             );
         }
       }),
-      check("npm registry reachable and token accepted", async (c) => {
-        if (!input.npmToken) return;
-        for (const [url, reg] of input.registries) {
-          const r = await reg.whoami();
-          if (!r.ok) {
-            c.problems.push({
-              code: r.reason === "token refused" ? "NPM_TOKEN_REFUSED" : "NPM_REGISTRY_UNREACHABLE",
-              message: `${url}: ${r.reason}`,
-              hint:
-                r.reason === "token refused"
-                  ? "check NODE_AUTH_TOKEN / GITHUB_TOKEN and its packages:write permission"
-                  : "check the registry URL (npm.registry, FLOTILLA_NPM_REGISTRY) and the network",
-            });
+      check(
+        "npm registry reachable and token accepted",
+        async (c) => {
+          if (!input.npmToken) {
+            c.skipped = "no npm token";
+            return;
           }
-        }
-      }),
+          for (const [url, reg] of input.registries) {
+            const r = await reg.whoami();
+            if (!r.ok) {
+              c.problems.push({
+                code: r.reason === "token refused" ? "NPM_TOKEN_REFUSED" : "NPM_REGISTRY_UNREACHABLE",
+                message: `${url}: ${r.reason}`,
+                hint:
+                  r.reason === "token refused"
+                    ? "check NODE_AUTH_TOKEN / GITHUB_TOKEN and its packages:write permission"
+                    : "check the registry URL (npm.registry, FLOTILLA_NPM_REGISTRY) and the network",
+              });
+            }
+          }
+        },
+        true,
+      ),
     );
   }
   return checks;
+}
+
+/**
+ * Dependency cycles among the packages this run publishes (SPEC §4: knowable before any side
+ * effect, so exit 2): pnpm's graph sequencer finds them, as it orders `pnpm -r publish`.
+ */
+export function publishCycles(pkgs: Pick<WorkspacePackage, "name" | "internalDeps" | "relDir">[]): Problem[] {
+  const names = new Set(pkgs.map((p) => p.name));
+  const graph = new Map(pkgs.map((p) => [p.name, p.internalDeps.filter((d) => names.has(d))]));
+  const { cycles } = graphSequencer(graph, [...names]);
+  return cycles.map((cycle) => ({
+    code: "NPM_DEPENDENCY_CYCLE",
+    file: `${pkgs.find((p) => p.name === cycle[0])?.relDir}/package.json`,
+    package: cycle[0],
+    message: `dependency cycle among packages to publish: ${[...cycle, cycle[0]].join(" → ")}; no order publishes each after its dependencies`,
+    hint: "break the cycle (move one of these dependencies to devDependencies), or make one of the packages private",
+  }));
 }

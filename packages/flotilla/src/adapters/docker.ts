@@ -3,6 +3,8 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import type Docker from "dockerode";
 import tar from "tar-fs";
+import { OciRegistry, splitImageName } from "./oci-registry.ts";
+import { isTransient, withRetry } from "./retry.ts";
 
 // @balena/dockerignore is CommonJS with a default-export typing that does not match its module.exports.
 const dockerignore = createRequire(import.meta.url)("@balena/dockerignore") as (opts?: { ignorecase?: boolean }) => {
@@ -122,9 +124,62 @@ export async function buildImage(docker: Docker, spec: BuildSpec, onLine?: (line
   }
 }
 
-/** Pushes one tag (always with `tag`: without it the daemon pushes every local tag). Returns the digest. */
-export async function pushImage(docker: Docker, repository: string, tag: string, auth: AuthConfig): Promise<string> {
-  const stream = await docker.getImage(`${repository}:${tag}`).push({ tag, authconfig: auth });
+/** Push errors the daemon reports for a registry that failed for a while (5xx, resets, timeouts). */
+const TRANSIENT_PUSH =
+  /\b(5\d\d)\b|service unavailable|internal server error|bad gateway|gateway time-?out|too ?many ?requests|connection reset|broken pipe|unexpected EOF|\bEOF\b|i\/o timeout|timeout|timed out|connection refused|server closed|use of closed network connection|blob upload (unknown|invalid)/i;
+/** What the daemon says when the registry did not let it in (also seen when `/v2/` answered 503). */
+const AUTH_PUSH = /unauthorized|authentication required|no basic auth credentials|denied/i;
+
+export interface PushOptions {
+  /** Extra attempts after the first (default 4). */
+  retries?: number;
+  /** First pause, doubled each time (default 1 s). */
+  baseMs?: number;
+  /** Told about each retry. */
+  onRetry?: (message: string) => void;
+}
+
+/**
+ * Pushes one tag (always with `tag`: without it the daemon pushes every local tag). Returns the
+ * digest. Transient registry faults are retried with backoff (the daemon retries single layer
+ * uploads itself, not the push as a whole). Before each retry the registry is read: if the tag
+ * already names this image (the push went through but its answer was lost), that is the result.
+ * An "unauthorized" push is retried only when the registry accepts the credentials when asked
+ * directly (the daemon reports a registry answering 503 on /v2/ that way); otherwise it fails.
+ */
+export async function pushImage(
+  docker: Docker,
+  repository: string,
+  tag: string,
+  auth: AuthConfig,
+  opts: PushOptions = {},
+): Promise<string> {
+  const image = docker.getImage(`${repository}:${tag}`);
+  const { repo } = splitImageName(repository);
+  const registry = new OciRegistry({ host: auth.serveraddress, username: auth.username, password: auth.password });
+  const localId = (await image.inspect()).Id;
+  return withRetry(() => pushOnce(docker, image, repository, tag, auth), {
+    retries: opts.retries ?? 4,
+    baseMs: opts.baseMs ?? 1000,
+    shouldRetry: async (err) => {
+      if (isTransient(err)) return true;
+      const msg = (err as Error).message ?? "";
+      if (AUTH_PUSH.test(msg)) return (await registry.check()).ok;
+      return TRANSIENT_PUSH.test(msg);
+    },
+    settled: async () => {
+      // The image went up if the tag names it: the manifest's config is the image (classic
+      // store), or the tag's digest is the image ID (containerd store, where the ID is the manifest's).
+      const m = await registry.manifest(repo, tag);
+      return m && (m.configDigest === localId || m.digest === localId) ? m.digest : undefined;
+    },
+    onRetry: (err, attempt) =>
+      opts.onRetry?.(`push of ${repository}:${tag} failed (attempt ${attempt}): ${(err as Error).message}; retrying`),
+  });
+}
+
+async function pushOnce(docker: Docker, image: Docker.Image, repository: string, tag: string, auth: AuthConfig): Promise<string> {
+  const stream = await image.push({ tag, authconfig: auth });
   const events = await follow(docker, stream);
   for (const e of events) {
     const m = /digest: (sha256:[a-f0-9]{64})/.exec(e.status ?? "");

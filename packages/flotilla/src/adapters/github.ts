@@ -1,4 +1,8 @@
 import type { Octokit as OctokitType } from "@octokit/rest";
+import { HttpError } from "./http-error.ts";
+
+/** Without an answer in this time a GitHub request fails (and the retry plugin tries again). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface RepoRef {
   owner: string;
@@ -17,6 +21,8 @@ export interface ExistingRelease {
  * GitHub REST through @octokit/rest with the retry and throttling plugins (content-creating
  * requests are rate-limited at about 80 a minute; the throttler paces writes and waits when
  * told). `baseUrl` is GITHUB_API_URL for GitHub Enterprise (and the stand-in in tests).
+ * 5xx answers, resets and timeouts are retried by the retry plugin (3 times, 1/4/9 s apart);
+ * errors that remain name the service and the request (`GitHub API: POST /repos/…: HTTP 500 …`).
  */
 export class GitHub {
   private readonly octokit: OctokitType;
@@ -37,6 +43,11 @@ export class GitHub {
       auth: opts.token,
       baseUrl: opts.baseUrl,
       userAgent: "flotilla",
+      // A stalled connection fails after a while instead of hanging the release: the timeout
+      // surfaces as a network error (status 500), which the retry plugin retries.
+      request: {
+        fetch: (url: string, init: RequestInit) => fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) }),
+      },
       log: { debug: () => {}, info: () => {}, warn: (m: string) => opts.log?.(m), error: (m: string) => opts.log?.(m) },
       throttle: {
         onRateLimit: (retryAfter: number, options: { method: string; url: string }, _o: unknown, retryCount: number) => {
@@ -71,22 +82,45 @@ export class GitHub {
     }
   }
 
-  /** Every release, drafts included (getReleaseByTag hides drafts), by tag. */
+  /** Every release, drafts included (getReleaseByTag hides drafts), by tag: every page, 100 a page. */
   async releasesByTag(): Promise<Map<string, ExistingRelease>> {
-    const all = await this.octokit.paginate(this.octokit.rest.repos.listReleases, { ...this.ref, per_page: 100 });
+    const all = await this.octokit.paginate(this.octokit.rest.repos.listReleases, { ...this.ref, per_page: 100 }).catch((err: unknown) => {
+      throw named(err);
+    });
     return new Map(all.map((r) => [r.tag_name, { id: r.id, tag: r.tag_name, draft: r.draft, url: r.html_url, body: r.body ?? "" }]));
   }
 
-  async createRelease(input: { tag: string; name: string; body: string; prerelease: boolean; makeLatest: boolean }): Promise<string> {
-    const res = await this.octokit.rest.repos.createRelease({
-      ...this.ref,
-      tag_name: input.tag,
-      name: input.name,
-      body: input.body,
-      prerelease: input.prerelease,
-      make_latest: input.makeLatest ? "true" : "false",
-    });
-    return res.data.html_url;
+  /**
+   * Creates the release of `tag`. `targetCommitish` (the release commit) is where GitHub would
+   * create the tag if it were missing on the repository; GitHub ignores it when the tag exists.
+   * A `422 already_exists` for this tag means an earlier attempt (a retried request whose answer
+   * was lost, or a racing run) made it: the release is re-read and taken as done.
+   */
+  async createRelease(input: {
+    tag: string;
+    name: string;
+    body: string;
+    prerelease: boolean;
+    makeLatest: boolean;
+    targetCommitish?: string;
+  }): Promise<string> {
+    try {
+      const res = await this.octokit.rest.repos.createRelease({
+        ...this.ref,
+        tag_name: input.tag,
+        name: input.name,
+        body: input.body,
+        prerelease: input.prerelease,
+        make_latest: input.makeLatest ? "true" : "false",
+        ...(input.targetCommitish ? { target_commitish: input.targetCommitish } : {}),
+      });
+      return res.data.html_url;
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw named(err);
+      const existing = (await this.releasesByTag()).get(input.tag);
+      if (!existing) throw named(err);
+      return existing.url;
+    }
   }
 
   async findOpenPull(head: string, base: string): Promise<{ number: number; url: string } | undefined> {
@@ -103,6 +137,21 @@ export class GitHub {
   async updatePull(number: number, input: { title: string; body: string }): Promise<void> {
     await this.octokit.rest.pulls.update({ ...this.ref, pull_number: number, ...input });
   }
+}
+
+/** GitHub's answer to a second release for a tag: 422 with `already_exists` on `tag_name`. */
+function isAlreadyExists(err: unknown): boolean {
+  const e = err as { status?: number; response?: { data?: { errors?: { code?: string; field?: string }[] } } };
+  return e.status === 422 && (e.response?.data?.errors ?? []).some((x) => x.code === "already_exists" && x.field === "tag_name");
+}
+
+/** An Octokit error as one line naming the service and the request; the status and the original kept. */
+function named(err: unknown): Error {
+  const e = err as { status?: number; message?: string; request?: { method?: string; url?: string } };
+  if (!e.request?.url) return err as Error;
+  const path = new URL(e.request.url).pathname;
+  const status = e.status && e.status !== 500 ? `HTTP ${e.status}` : e.status === 500 ? "HTTP 500 or no answer" : "no answer";
+  return Object.assign(new HttpError(`GitHub API: ${e.request.method} ${path}: ${status}: ${e.message}`, e.status ?? 0), { cause: err });
 }
 
 /** `owner/repo` from GITHUB_REPOSITORY, else from the origin URL. */

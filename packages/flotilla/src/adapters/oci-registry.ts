@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { HttpError } from "./http-error.ts";
-import { withRetry } from "./retry.ts";
+import { isTransient, withRetry } from "./retry.ts";
 
 /** Every manifest type flotilla handles; always sent, else old registries answer schema1 (REGISTRIES D2). */
 const MANIFEST_ACCEPT = [
@@ -33,8 +34,12 @@ export class OciRegistry {
     return this.creds ? `Basic ${Buffer.from(`${this.creds.username}:${this.creds.password}`).toString("base64")}` : undefined;
   }
 
-  /** A request with auth: tries the cached token (or nothing), answers a challenge once, retries transient errors. */
-  private async request(path: string, init: RequestInit & { scope?: string } = {}): Promise<Response> {
+  /**
+   * A request with auth: tries the cached token (or nothing), answers a challenge once, retries
+   * transient errors (5xx, 429, resets, timeouts). What still fails names the registry and the
+   * request. `once` sends it a single time (the caller retries, reading the outcome in between).
+   */
+  private async request(path: string, init: RequestInit & { scope?: string; once?: boolean } = {}): Promise<Response> {
     const scope = init.scope ?? "";
     const send = (auth: string | undefined) =>
       fetch(`${this.base}${path}`, {
@@ -43,7 +48,7 @@ export class OciRegistry {
         signal: AbortSignal.timeout(60_000),
         redirect: "follow",
       });
-    return withRetry(async () => {
+    const attempt = async () => {
       // Credentials go out only once the registry asked for them: Basic to a Basic registry,
       // and to a Bearer registry (ghcr.io) only to its token realm, never to /v2/*.
       let res = await send(this.tokens.get(scope) ?? (this.scheme === "basic" ? this.basic() : undefined));
@@ -60,7 +65,21 @@ export class OciRegistry {
         throw new HttpError(`${init.method ?? "GET"} ${this.host}${path}: HTTP ${res.status}`, res.status);
       }
       return res;
-    });
+    };
+    try {
+      return await (init.once ? attempt() : withRetry(attempt));
+    } catch (err) {
+      throw this.named(err, init.method ?? "GET", path);
+    }
+  }
+
+  /** A network failure as an error naming the registry and the request (the cause kept, transient or not). */
+  private named(err: unknown, method: string, path: string): unknown {
+    if (err instanceof HttpError) return err;
+    const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+    const why = e.name === "TimeoutError" ? "no answer in time" : (e.cause?.code ?? e.cause?.message ?? e.message ?? String(err));
+    const out = new HttpError(`OCI registry ${this.host}: ${method} ${path}: ${why}`, 0);
+    return Object.assign(out, { cause: err, code: e.cause?.code, transient: isTransient(err) });
   }
 
   /** What the registry's 401 challenge asked for; unknown until the first one. */
@@ -134,27 +153,61 @@ export class OciRegistry {
     return res.headers.get("docker-content-digest");
   }
 
-  /** Points `tag` at the manifest `from` (tag or digest) refers to: raw bytes and media type kept. */
+  /** The manifest a tag or digest names: its digest, media type and (for an image) its config digest; null when absent. */
+  async manifest(repo: string, ref: string): Promise<{ digest: string; mediaType: string; configDigest?: string } | null> {
+    const res = await this.request(`/v2/${repo}/manifests/${ref}`, {
+      headers: { accept: MANIFEST_ACCEPT },
+      scope: `repository:${repo}:pull`,
+    });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return null;
+    }
+    if (!res.ok) throw new HttpError(`GET ${this.host}/${repo}:${ref}: HTTP ${res.status}`, res.status);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const body = JSON.parse(bytes.toString("utf8")) as { mediaType?: string; config?: { digest?: string } };
+    return {
+      digest: res.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
+      mediaType: (res.headers.get("content-type") ?? "").split(";")[0]!.trim() || (body.mediaType ?? ""),
+      ...(body.config?.digest ? { configDigest: body.config.digest } : {}),
+    };
+  }
+
+  /**
+   * Points `tag` at the manifest `from` (tag or digest) refers to: raw bytes and media type kept.
+   * The write is retried on transient faults; before each retry the tag is read, and if it
+   * already names the manifest (the lost answer was a success) nothing is written again.
+   */
   async copyTag(repo: string, from: string, tag: string): Promise<string> {
     const scope = `repository:${repo}:pull,push`;
     const src = await this.request(`/v2/${repo}/manifests/${from}`, { headers: { accept: MANIFEST_ACCEPT }, scope });
     if (!src.ok) throw new HttpError(`GET ${this.host}/${repo}:${from}: HTTP ${src.status}`, src.status);
     const bytes = Buffer.from(await src.arrayBuffer());
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
     const mediaType =
       (src.headers.get("content-type") ?? "").split(";")[0]!.trim() ||
       (JSON.parse(bytes.toString("utf8")) as { mediaType: string }).mediaType;
-    const put = await this.request(`/v2/${repo}/manifests/${tag}`, {
-      method: "PUT",
-      headers: { "content-type": mediaType },
-      body: bytes,
-      scope,
-    });
-    if (put.status !== 201 && put.status !== 200) {
-      const text = await put.text();
-      throw new HttpError(`PUT ${this.host}/${repo}:${tag}: HTTP ${put.status} ${text.slice(0, 300)}`, put.status);
-    }
-    await put.body?.cancel();
-    return put.headers.get("docker-content-digest") ?? "";
+    return withRetry(
+      async () => {
+        const put = await this.request(`/v2/${repo}/manifests/${tag}`, {
+          method: "PUT",
+          headers: { "content-type": mediaType },
+          body: bytes,
+          scope,
+          once: true,
+        });
+        if (put.status !== 201 && put.status !== 200) {
+          const text = await put.text();
+          throw new HttpError(`PUT ${this.host}/${repo}:${tag}: HTTP ${put.status} ${text.slice(0, 300)}`, put.status);
+        }
+        await put.body?.cancel();
+        return put.headers.get("docker-content-digest") ?? digest;
+      },
+      {
+        shouldRetry: (err) => isTransient((err as { cause?: unknown }).cause ?? err) || isTransient(err),
+        settled: async () => ((await this.digest(repo, tag)) === digest ? digest : undefined),
+      },
+    );
   }
 
   /** Labels of the image a tag points at (from its config blob), for checks and tests. */

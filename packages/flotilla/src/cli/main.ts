@@ -1,16 +1,12 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { ciCommand } from "../commands/ci.ts";
-import { doctorCommand } from "../commands/doctor.ts";
-import { planCommand } from "../commands/plan.ts";
-import { publishCommand } from "../commands/publish.ts";
-import { versionCommand } from "../commands/version.ts";
 import { FlotillaError, formatProblem, InputError, type Problem } from "../errors.ts";
 import type { Stage, Step } from "../plan/publish-plan.ts";
 import { plainLogger } from "../report/log.ts";
-import { renderPlan } from "../report/plan-table.ts";
 import type { PublishResult } from "../report/result.ts";
-import { listrProgress } from "../report/tty.ts";
 import { secretsFromEnv } from "../secrets.ts";
+
+// Each command's module is imported inside its action, so `plan` does not load npm's, Docker's
+// and GitHub's clients (start-up time: issue 8). Only leaves are imported above.
 
 interface GlobalOptions {
   cwd: string;
@@ -29,6 +25,14 @@ interface ReleaseOptions extends GlobalOptions {
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+const STAGES: Stage[] = ["npm", "images", "git", "github"];
+
+/** `--only` is repeatable: commander's `.choices()` parser does not collect, so this one checks and collects. */
+const collectStage = (v: string, prev: Stage[] = []): Stage[] => {
+  if (!(STAGES as string[]).includes(v)) throw new InvalidArgumentError(`"${v}" is not a stage; use ${STAGES.join(", ")}`);
+  return [...prev, v as Stage];
+};
 
 export interface CliIO {
   stdout: (s: string) => void;
@@ -71,6 +75,8 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
   common(program.command("plan"))
     .description("show what the pending changesets will release, and the artifacts of each release (offline)")
     .action(async (opts: GlobalOptions) => {
+      const { planCommand } = await import("../commands/plan.ts");
+      const { renderPlan } = await import("../report/plan-table.ts");
       const { plan } = await planCommand({ cwd: opts.cwd, configPath: opts.config, env: io.env });
       // Width: COLUMNS, else the terminal's; piped output (files, CI logs) is not wrapped.
       const width = Number(io.env.COLUMNS) || (io.isTTY ? process.stdout.columns : undefined);
@@ -86,9 +92,7 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
         return n;
       })
       .option("--filter <name|glob>", "only these packages (repeatable)", collect)
-      .addOption(
-        new Option("--only <stage>", "only these stages (repeatable)").choices(["npm", "images", "git", "github"]).argParser(collect),
-      )
+      .addOption(new Option("--only <stage>", "only these stages (repeatable)").choices(STAGES).argParser(collectStage))
       .option("--skip-build", "do not run the turbo build/test tasks")
       .option("--allow-dirty", "allow uncommitted changes in the working tree");
 
@@ -97,6 +101,7 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
     .description("apply the pending changesets: versions, dependents' ranges, CHANGELOG.md (changesets' own library)")
     .action(async (opts: GlobalOptions) => {
       const log = plainLogger(opts.json ? io.stderr : io.stdout, { githubActions: io.env.GITHUB_ACTIONS === "true", redact: (s) => s });
+      const { versionCommand } = await import("../commands/version.ts");
       const out = await versionCommand({ cwd: opts.cwd, configPath: opts.config, env: io.env, log });
       if (opts.json) io.stdout(`${JSON.stringify(out, null, 2)}\n`);
     });
@@ -107,13 +112,15 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
     .action(async (opts: ReleaseOptions) => {
       const log = plainLogger(opts.json ? io.stderr : io.stdout, { githubActions: io.env.GITHUB_ACTIONS === "true", redact: (s) => s });
       const tty = io.isTTY && !opts.json && io.env.CI !== "true";
+      const { publishCommand } = await import("../commands/publish.ts");
+      const { listrProgress } = tty ? await import("../report/tty.ts") : { listrProgress: undefined };
       const out = await publishCommand({
         ...opts,
         cwd: opts.cwd,
         configPath: opts.config,
         env: io.env,
         log,
-        ...(tty ? { progress: (steps: Step[]) => listrProgress(steps, (t) => secretsFromEnv(io.env).redact(t)) } : {}),
+        ...(listrProgress ? { progress: (steps: Step[]) => listrProgress(steps, (t) => secretsFromEnv(io.env).redact(t)) } : {}),
       });
       if (opts.json) io.stdout(`${JSON.stringify(out.result, null, 2)}\n`);
       else if (!out.dryRun) io.stdout(renderResult(out.result));
@@ -122,8 +129,10 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
 
   release(program.command("ci"))
     .description('on the release branch: pending changesets → the "Version Packages" pull request; none → publish')
+    .option("--dry-run", "read the registries and print what would be done (pull request or publish), without doing it")
     .action(async (opts: ReleaseOptions) => {
       const log = plainLogger(opts.json ? io.stderr : io.stdout, { githubActions: io.env.GITHUB_ACTIONS === "true", redact: (s) => s });
+      const { ciCommand } = await import("../commands/ci.ts");
       const out = await ciCommand({ ...opts, cwd: opts.cwd, configPath: opts.config, env: io.env, log });
       if (io.env.GITHUB_OUTPUT) {
         const core = await import("@actions/core");
@@ -141,17 +150,16 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
   common(program.command("doctor"))
     .description("check config, tokens, registry reachability and auth, the Docker daemon and the git remote")
     .option("--filter <name|glob>", "only these packages (repeatable)", collect)
-    .addOption(
-      new Option("--only <stage>", "only these stages (repeatable)").choices(["npm", "images", "git", "github"]).argParser(collect),
-    )
+    .addOption(new Option("--only <stage>", "only these stages (repeatable)").choices(STAGES).argParser(collectStage))
     .action(async (opts: ReleaseOptions) => {
+      const { doctorCommand } = await import("../commands/doctor.ts");
       const lines = await doctorCommand({
         ...opts,
         configPath: opts.config,
         env: io.env,
         print: (l) => {
           if (opts.json) return;
-          io.stdout(`${l.ok ? "✓" : "✗"} ${l.name}\n`);
+          io.stdout(l.skipped ? `– ${l.name} (not checked: ${l.skipped})\n` : `${l.ok ? "✓" : "✗"} ${l.name}\n`);
           for (const d of l.details) io.stdout(`    ${d}\n`);
         },
       });
@@ -159,34 +167,82 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
       exitCode = lines.every((l) => l.ok) ? 0 : 2;
     });
 
+  const json = argv.includes("--json");
   try {
     await program.parseAsync(argv, { from: "user" });
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version end here too, with exit code 0.
-      return err.exitCode === 0 ? 0 : 2;
+      // --help and --version end here too, with exit code 0; commander already printed its message.
+      if (err.exitCode === 0) return 0;
+      if (json) printErrorDocument(io, 2, [{ code: "USAGE", message: err.message.replace(/^error: /, ""), fix: "see flotilla --help" }]);
+      return 2;
     }
-    return reportError(err, io, verbose);
+    return reportError(err, io, { verbose, json });
   }
 }
 
-function reportError(err: unknown, io: CliIO, verbose: boolean): number {
+/** One problem of the `--json` error document (issue 8): absent fields are unknown. */
+export interface ErrorDocumentProblem {
+  code: string;
+  message: string;
+  file?: string;
+  line?: number;
+  package?: string;
+  field?: string;
+  fix?: string;
+}
+
+/** `{ "error": { "exitCode", "problems": [...] } }` on stdout: the one document a failed `--json` run prints. */
+function printErrorDocument(io: CliIO, exitCode: number, problems: ErrorDocumentProblem[]): void {
+  io.stdout(`${JSON.stringify({ error: { exitCode, problems } }, null, 2)}\n`);
+}
+
+function toDocumentProblem(p: Problem): ErrorDocumentProblem {
+  // A field naming a scoped package (`@scope/name`) is the package at fault; config paths never start with "@".
+  const pkg = p.package ?? (p.field?.startsWith("@") ? p.field : undefined);
+  return {
+    code: p.code,
+    message: p.message,
+    ...(p.file ? { file: p.file } : {}),
+    ...(p.line ? { line: p.line } : {}),
+    ...(pkg ? { package: pkg } : {}),
+    ...(p.field && p.field !== pkg ? { field: p.field } : {}),
+    ...(p.hint ? { fix: p.hint } : {}),
+  };
+}
+
+/** The one place an error becomes an exit code and its messages (human text on stderr, the document on stdout). */
+function reportError(err: unknown, io: CliIO, opts: { verbose: boolean; json: boolean }): number {
+  const { verbose, json } = opts;
   if (err instanceof InputError) {
     io.stderr(`flotilla: ${err.problems.length === 1 ? "1 problem" : `${err.problems.length} problems`}, nothing was changed:\n`);
     for (const p of err.problems) io.stderr(`${indent(formatProblem(p))}\n`);
     if (io.env.GITHUB_ACTIONS === "true") for (const p of err.problems) io.stderr(`${annotation(p)}\n`);
     if (verbose) io.stderr(`${err.stack}\n`);
+    if (json) printErrorDocument(io, 2, err.problems.map(toDocumentProblem));
     return 2;
   }
   if (err instanceof FlotillaError) {
     io.stderr(`flotilla: ${err.message}\n`);
     if (verbose) io.stderr(`${err.stack}\n`);
+    if (json)
+      printErrorDocument(io, err.exitCode, [
+        {
+          code: err.exitCode === 1 ? "RELEASE_FAILED" : "FAILED",
+          message: err.message,
+          fix: "fix the cause above and run the same command again: it resumes where this run stopped",
+        },
+      ]);
     return err.exitCode;
   }
   const e = err instanceof Error ? err : new Error(String(err));
   io.stderr(`flotilla: unexpected error: ${e.message}\n`);
   io.stderr(verbose ? `${e.stack}\n` : "  (run again with --verbose for the stack trace)\n");
+  if (json)
+    printErrorDocument(io, 1, [
+      { code: "UNEXPECTED_ERROR", message: e.message, fix: "run again with --verbose for the stack trace, and report it" },
+    ]);
   return 1;
 }
 
@@ -207,7 +263,7 @@ function annotation(p: Problem): string {
 }
 
 function renderResult(r: PublishResult): string {
-  const changed = r.releases.filter((x) => x.status !== "already-released");
+  const changed = r.releases.filter((x) => x.status !== "already-released" && x.status !== "private");
   if (changed.length === 0) return "";
   const lines = ["", "Result:"];
   for (const x of changed) lines.push(`  ${x.status.padEnd(9)} ${x.name}@${x.version}${x.error ? ` — ${x.error}` : ""}`);

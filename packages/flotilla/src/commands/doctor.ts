@@ -5,6 +5,8 @@ import { preflightChecks } from "../preflight.ts";
 export interface DoctorLine {
   name: string;
   ok: boolean;
+  /** The check did not run: what it needs is missing (another line says so). */
+  skipped?: string;
   details: string[];
 }
 
@@ -38,6 +40,7 @@ export async function doctorCommand(opts: CommonOptions & { print: (line: Doctor
     emit({
       name: r.name,
       ok: r.ok,
+      ...(r.skipped ? { skipped: r.skipped } : {}),
       details: [
         ...r.problems.map((p) => `${p.file ? `${p.file}: ` : ""}${p.message}${p.hint ? ` — fix: ${p.hint}` : ""}`),
         ...r.warnings.map((w) => `warning: ${w}`),

@@ -1,19 +1,19 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { readChangesets } from "@changesets/read";
 import { dockerClient } from "../adapters/docker.ts";
 import { headCommit, originUrl } from "../adapters/git.ts";
 import { packEach } from "../adapters/pnpm.ts";
 import { show, tools } from "../adapters/tools.ts";
 import { turboRun } from "../adapters/turbo.ts";
+import { readChangesetsState } from "../changesets/release-plan.ts";
 import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "../context.ts";
-import { InputError, ReleaseError } from "../errors.ts";
+import { formatProblem, InputError, type Problem, ReleaseError } from "../errors.ts";
 import { makeHandler } from "../execute/handlers.ts";
 import { orderSteps, runSteps, type StepOutcome } from "../execute/runner.ts";
 import { observeState } from "../observe/state.ts";
 import { type PublishPlan, planPublish, type Step } from "../plan/publish-plan.ts";
-import { preflightChecks } from "../preflight.ts";
+import { preflightChecks, publishCycles } from "../preflight.ts";
 import { writeGithubOutputs } from "../report/github.ts";
 import type { Logger } from "../report/log.ts";
 import { type PublishResult, summarize } from "../report/result.ts";
@@ -62,28 +62,47 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
 }
 
 /**
- * Preflight (exit 2 on any problem) and the diff against the registries. The diff only reads,
- * so it runs beside preflight, whose verdict still comes first. With promote-last, the dist-tag
- * probe (a no-op write) waits for preflight, and may switch the plan to direct dist-tags.
+ * Preflight (exit 2 on any problem) and the diff against the registries. Local checks run first:
+ * when one fails (no token, no origin, a bad name), the run ends at exit 2 without reading any
+ * registry, remote or API — those reads could not succeed or would be wasted (issue 8). Network
+ * checks still run, each only when what it needs is there, so every problem is reported at once.
+ * The diff only reads, so it runs beside the network checks, whose verdict still comes first.
+ * With promote-last, the dist-tag probe (a no-op write) waits for preflight, and may switch the
+ * plan to direct dist-tags.
  */
 async function preflightAndDiff(ctx: ReleaseContext, opts: PublishOptions): Promise<{ ctx: ReleaseContext; plan: PublishPlan }> {
-  if (ctx.config.npm.promote === "last") {
-    await preflight(ctx, opts);
-    const effective = await promoteFallback(ctx, opts);
-    return { ctx: effective, plan: await diff(effective) };
-  }
-  const [checked, diffed] = await Promise.allSettled([preflight(ctx, opts), diff(ctx)]);
-  if (checked.status === "rejected") throw checked.reason;
-  if (diffed.status === "rejected") throw diffed.reason;
-  return { ctx, plan: diffed.value };
+  const local = await preflight(ctx, opts, false);
+  const promoteLast = ctx.config.npm.promote === "last";
+  const diffed = local.length === 0 && !promoteLast ? diff(ctx) : undefined;
+  diffed?.catch(() => {}); // awaited below, once preflight has passed
+  const problems = [...local, ...(await preflight(ctx, opts, true))];
+  if (problems.length) throw new InputError(problems);
+  const effective = promoteLast ? await promoteFallback(ctx, opts) : ctx;
+  const plan = await (diffed ?? diff(effective));
+  const cycles = publishCycles(plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.pkg));
+  if (cycles.length) throw new InputError(cycles);
+  return { ctx: effective, plan };
 }
 
-/** publish releases versions, not changesets: say so when some are still waiting to be applied. */
+/**
+ * publish releases versions, not changesets: say so when some are still waiting to be applied.
+ * "Pending" is what `plan` counts (changesets' release plan: in pre mode, the changesets pre.json
+ * lists as consumed are not pending). Changesets that cannot be read are warned about, not fatal:
+ * publish does not need them, `version` will refuse them.
+ */
 async function warnPendingChangesets(ctx: ReleaseContext, log: Logger): Promise<void> {
-  const pending = await readChangesets(ctx.rootDir).catch(() => []);
-  if (pending.length > 0) {
+  let pending: number;
+  try {
+    pending = (await readChangesetsState(ctx.workspace)).plan.changesets.length;
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    const shown = err.problems.filter((p) => !["CHANGESET_DIR_MISSING", "CHANGESET_CONFIG_MISSING"].includes(p.code));
+    for (const p of shown) log.warn(`pending changesets cannot be planned (\`flotilla version\` will refuse them): ${formatProblem(p)}`);
+    return;
+  }
+  if (pending > 0) {
     log.warn(
-      `${pending.length} changeset${pending.length === 1 ? " is" : "s are"} pending: their versions are released after \`flotilla version\` (or the merged Version Packages pull request)`,
+      `${pending} changeset${pending === 1 ? " is" : "s are"} pending: their versions are released after \`flotilla version\` (or the merged Version Packages pull request)`,
     );
   }
 }
@@ -107,13 +126,13 @@ async function promoteFallback(ctx: ReleaseContext, opts: PublishOptions): Promi
   return ctx;
 }
 
-async function preflight(ctx: ReleaseContext, opts: PublishOptions): Promise<void> {
+/** Runs the local (`network` false) or the network preflight checks; warnings are logged, problems returned. */
+async function preflight(ctx: ReleaseContext, opts: PublishOptions, network: boolean): Promise<Problem[]> {
   const packages = ctx.workspace.packages.filter((p) => !ctx.only || ctx.only.has(p.name));
   const checks = preflightChecks({ ...ctx, packages, allowDirty: opts.allowDirty ?? false, docker: () => dockerClient(ctx.env) });
-  const results = await Promise.all(checks.map((c) => c.run()));
+  const results = await Promise.all(checks.filter((c) => (c.network ?? false) === network).map((c) => c.run()));
   for (const w of results.flatMap((r) => r.warnings)) opts.log.warn(w);
-  const problems = results.flatMap((r) => r.problems);
-  if (problems.length) throw new InputError(problems);
+  return results.flatMap((r) => r.problems);
 }
 
 async function diff(ctx: ReleaseContext): Promise<PublishPlan> {

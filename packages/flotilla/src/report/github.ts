@@ -16,7 +16,7 @@ export async function writeGithubOutputs(results: ReleaseResult[], env: Record<s
     core.setOutput("images", JSON.stringify(published.filter((r) => r.image).map((r) => r.image)));
   }
   if (env.GITHUB_STEP_SUMMARY) {
-    const rows = results.filter((r) => r.status !== "already-released");
+    const rows = results.filter((r) => r.status !== "already-released" && r.status !== "private");
     core.summary.addHeading("flotilla release", 2);
     if (rows.length === 0) core.summary.addRaw("Nothing to release: every version is already released.", true);
     else {

@@ -1,7 +1,11 @@
 import type { StepOutcome } from "../execute/runner.ts";
 import type { PublishPlan, ReleaseUnit } from "../plan/publish-plan.ts";
 
-export type ReleaseStatus = "published" | "already-released" | "failed" | "skipped";
+/**
+ * SPEC §7's statuses, plus `private`: a private package with nothing to release (no npm, no
+ * image, no git tag) is versioned in the workspace only; it is not "already released".
+ */
+export type ReleaseStatus = "published" | "already-released" | "failed" | "skipped" | "private";
 
 /** One entry of the `--json` document (SPEC §7). */
 export interface ReleaseResult {
@@ -48,6 +52,8 @@ export function summarize(
     } else if (u.hasWork && !did && own.length > 0) {
       status = "already-released";
     }
+    // A private package with no artifact at all is versioned only: never "already-released" (issue 9).
+    if (u.pkg.private && !u.npm && !u.image && !u.gitTag && !u.release) status = "private";
     return toResult(u, status, error);
   });
 }
