@@ -8,6 +8,7 @@ import { dirtyFiles, hasOrigin } from "./adapters/git.ts";
 import type { GitHub, RepoRef } from "./adapters/github.ts";
 import type { NpmRegistry } from "./adapters/npm-registry.ts";
 import { type OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
+import { buildChecks } from "./build/preflight.ts";
 import type { Config } from "./config/load.ts";
 import type { Problem } from "./errors.ts";
 import type { Stage } from "./plan/publish-plan.ts";
@@ -32,6 +33,8 @@ export interface PreflightInput {
   repo: RepoRef | undefined;
   tagPrivate: boolean;
   env: Record<string, string | undefined>;
+  /** --skip-build: turbo's refusals do not matter then. */
+  skipBuild?: boolean;
 }
 
 /** OCI repository path rule (distribution spec). */
@@ -323,6 +326,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
       ),
     );
   }
+  checks.push(...buildChecks(input));
   return checks;
 }
 

@@ -18,6 +18,23 @@ export const tools = {
     bin,
     ["run", ...tasks, ...filters.map((f) => `--filter=${f}`), "--output-logs=new-only", "--log-order=grouped"],
   ],
+  /** turbo's own check of the workspace and the tasks, without running anything (preflight). */
+  turboDryRun: (bin: string, tasks: string[]): Invocation => [bin, ["run", ...tasks, "--dry-run=json"]],
+  /**
+   * One task over the selection with pnpm's own topological run (no turbo.json): `pkg...` also
+   * selects the package's workspace dependencies, built first; packages without the script are
+   * skipped (--if-present).
+   */
+  pnpmRunRecursive: (task: string, selectors: string[]): Invocation => [
+    "pnpm",
+    ["-r", ...selectors.flatMap((f) => ["--filter", f]), "run", "--if-present", task],
+  ],
+  pnpmVersion: (): Invocation => ["pnpm", ["--version"]],
+  /** The lockfile refresh after `version`, with the pnpm on PATH or, via npm, the pinned one. */
+  pnpmLockfileRefresh: (pinned?: string): Invocation =>
+    pinned
+      ? ["npm", ["exec", "--yes", `--package=pnpm@${pinned}`, "--", "pnpm", "install", "--lockfile-only", "--ignore-scripts"]]
+      : ["pnpm", ["install", "--lockfile-only", "--ignore-scripts"]],
   gitLsRemoteTags: (): Invocation => ["git", ["ls-remote", "--tags", "--refs", "origin"]],
   gitTag: (tag: string): Invocation => ["git", ["tag", "-a", tag, "-m", tag]],
   gitPushTags: (tags: string[]): Invocation => ["git", ["push", "--atomic", "origin", ...tags.map((t) => `refs/tags/${t}:refs/tags/${t}`)]],

@@ -5,7 +5,8 @@ import { dockerClient } from "../adapters/docker.ts";
 import { headCommit, originUrl } from "../adapters/git.ts";
 import { packEach } from "../adapters/pnpm.ts";
 import { show, tools } from "../adapters/tools.ts";
-import { turboRun } from "../adapters/turbo.ts";
+import { runStreaming } from "../adapters/turbo.ts";
+import { planBuild } from "../build/plan.ts";
 import { readChangesetsState } from "../changesets/release-plan.ts";
 import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "../context.ts";
 import { formatProblem, InputError, type Problem, ReleaseError } from "../errors.ts";
@@ -129,7 +130,13 @@ async function promoteFallback(ctx: ReleaseContext, opts: PublishOptions): Promi
 /** Runs the local (`network` false) or the network preflight checks; warnings are logged, problems returned. */
 async function preflight(ctx: ReleaseContext, opts: PublishOptions, network: boolean): Promise<Problem[]> {
   const packages = ctx.workspace.packages.filter((p) => !ctx.only || ctx.only.has(p.name));
-  const checks = preflightChecks({ ...ctx, packages, allowDirty: opts.allowDirty ?? false, docker: () => dockerClient(ctx.env) });
+  const checks = preflightChecks({
+    ...ctx,
+    packages,
+    allowDirty: opts.allowDirty ?? false,
+    skipBuild: opts.skipBuild ?? false,
+    docker: () => dockerClient(ctx.env),
+  });
   const results = await Promise.all(checks.filter((c) => (c.network ?? false) === network).map((c) => c.run()));
   for (const w of results.flatMap((r) => r.warnings)) opts.log.warn(w);
   return results.flatMap((r) => r.problems);
@@ -176,13 +183,14 @@ function describe(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions):
   const { log } = opts;
   log.info(`Dry run: ${plan.units.filter((u) => u.hasWork).length} release(s) with work; these steps would run, in this order:`);
   const toBuild = buildFilters(plan);
-  if (!opts.skipBuild && toBuild.length) log.info(`  ${show(tools.turboRun("turbo", ctx.config.build.tasks, toBuild))}`);
+  for (const b of opts.skipBuild ? [] : (planBuild(ctx.rootDir, ctx.config.build.tasks, toBuild, () => "turbo")?.steps ?? []))
+    log.info(`  ${show(b.invocation)}`);
   const toPack = packList(plan);
   if (toPack.length) log.info(`  ${show(tools.pnpmPack(toPack, "<temporary folder>"))}`);
   for (const s of orderSteps(plan.steps)) log.info(`  ${s.describe}${s.deps.length ? `  (after ${s.deps.join(", ")})` : ""}`);
 }
 
-/** Packages whose artifacts are built in this run: turbo builds and tests them. */
+/** Packages whose artifacts are built in this run: turbo (or pnpm) builds and tests them. */
 function buildFilters(plan: PublishPlan): string[] {
   return plan.units.filter((u) => u.npm?.action === "publish" || u.image?.action === "build").map((u) => u.name);
 }
@@ -202,12 +210,15 @@ function summarizeDry(plan: PublishPlan) {
 async function build(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<void> {
   if (opts.skipBuild) return;
   const names = buildFilters(plan);
-  if (names.length === 0) return;
-  const tasks = ctx.config.build.tasks;
-  await opts.log.group(`turbo run ${tasks.join(" ")} (${names.length} package${names.length === 1 ? "" : "s"})`, async () => {
-    const r = await turboRun(ctx.rootDir, tasks, names, opts.log.raw);
-    if (!r.ok) throw new ReleaseError(`turbo run ${tasks.join(" ")} failed (exit ${r.exitCode}): nothing was published`);
-  });
+  const b = planBuild(ctx.rootDir, ctx.config.build.tasks, names);
+  if (!b) return;
+  if (b.runner === "pnpm") opts.log.info("no turbo.json: building with pnpm's topological run (pnpm -r run)");
+  for (const { title, invocation } of b.steps) {
+    await opts.log.group(`${title} (${names.length} package${names.length === 1 ? "" : "s"})`, async () => {
+      const r = await runStreaming(ctx.rootDir, invocation, opts.log.raw);
+      if (!r.ok) throw new ReleaseError(`${title} failed (exit ${r.exitCode}): nothing was published`);
+    });
+  }
 }
 
 async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<Map<string, StepOutcome>> {
