@@ -8,9 +8,9 @@ import { dirtyFiles, hasOrigin } from "./adapters/git.ts";
 import type { GitHub, RepoRef } from "./adapters/github.ts";
 import type { NpmRegistry } from "./adapters/npm-registry.ts";
 import { type OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
-import { buildChecks } from "./build/preflight.ts";
 import type { Config } from "./config/load.ts";
 import type { Problem } from "./errors.ts";
+import { provenanceProblems } from "./npm/provenance.ts";
 import type { Stage } from "./plan/publish-plan.ts";
 import { npmRegistryFor } from "./plan/release-plan.ts";
 import type { WorkspacePackage } from "./workspace/discover.ts";
@@ -33,8 +33,6 @@ export interface PreflightInput {
   repo: RepoRef | undefined;
   tagPrivate: boolean;
   env: Record<string, string | undefined>;
-  /** --skip-build: turbo's refusals do not matter then. */
-  skipBuild?: boolean;
 }
 
 /** OCI repository path rule (distribution spec). */
@@ -265,6 +263,11 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
           });
         }
       }),
+      check("npm provenance possible where publishConfig asks for it", (c) => {
+        const registry = (p: WorkspacePackage) => npmRegistryFor(p.manifest, input.config.npm);
+        const pkgs = publicPkgs.map((p) => ({ ...p, registry: registry(p), githubPackages: isGithubPackages(registry(p)) }));
+        c.problems.push(...provenanceProblems(pkgs, input.env));
+      }),
       check("GitHub Packages rules (scope = owner, repository field)", (c) => {
         for (const p of publicPkgs) {
           const registry = npmRegistryFor(p.manifest, input.config.npm);
@@ -326,7 +329,6 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
       ),
     );
   }
-  checks.push(...buildChecks(input));
   return checks;
 }
 

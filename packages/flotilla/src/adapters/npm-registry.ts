@@ -96,7 +96,7 @@ export class NpmRegistry {
   async publish(
     manifest: Record<string, unknown> & { name: string; version: string },
     tarball: Buffer,
-    opts: { tag: string; access?: "public" | "restricted" },
+    opts: { tag: string; access?: "public" | "restricted"; provenance?: boolean },
   ): Promise<"published" | "exists"> {
     try {
       await withRetry(
@@ -105,6 +105,8 @@ export class NpmRegistry {
             ...this.fetchOpts,
             defaultTag: opts.tag,
             ...(opts.access ? { access: opts.access } : {}),
+            // npm's OIDC provenance (Sigstore), signed with the CI's identity; see npm/provenance.ts.
+            ...(opts.provenance ? { provenance: true } : {}),
           } as never),
         { retries: 2 },
       );

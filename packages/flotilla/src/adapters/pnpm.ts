@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { execa } from "execa";
 import pLimit from "p-limit";
 import * as tar from "tar";
+import { runBeforePack } from "../npm/lifecycle.ts";
 import { tools } from "./tools.ts";
 
 export interface PackedPackage {
@@ -31,17 +32,22 @@ export async function packWithPnpm(rootDir: string, names: string[], dest: strin
 }
 
 /**
- * Packs everything in one pnpm process; when that fails (one package's prepack script, say),
- * packs each package on its own so the failure stays with the package that caused it.
+ * Runs each package's `prepublishOnly` and `prepublish` scripts first (as `pnpm publish` does
+ * before it packs; a package whose script fails is not packed and carries the error), then packs
+ * everything in one pnpm process; when that fails (one package's prepack script, say), packs each
+ * package on its own so the failure stays with the package that caused it.
  */
 export async function packEach(rootDir: string, names: string[], dest: string): Promise<Map<string, PackedPackage | Error>> {
+  const out = new Map<string, PackedPackage | Error>(await runBeforePack(rootDir, names));
+  const ready = names.filter((n) => !out.has(n));
+  if (ready.length === 0) return out;
   try {
-    return await packWithPnpm(rootDir, names, dest);
+    for (const [n, p] of await packWithPnpm(rootDir, ready, dest)) out.set(n, p);
+    return out;
   } catch {
     const limit = pLimit(4);
-    const out = new Map<string, PackedPackage | Error>();
     await Promise.all(
-      names.map((n) =>
+      ready.map((n) =>
         limit(async () => {
           try {
             const one = await packWithPnpm(rootDir, [n], dest);

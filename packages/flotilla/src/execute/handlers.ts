@@ -4,9 +4,10 @@ import type Docker from "dockerode";
 import { buildImage, pushImage } from "../adapters/docker.ts";
 import { createTag, pushTags } from "../adapters/git.ts";
 import { splitImageName } from "../adapters/oci-registry.ts";
-import { type PackedPackage, readPacked } from "../adapters/pnpm.ts";
+import type { PackedPackage } from "../adapters/pnpm.ts";
 import { ociFor, type ReleaseContext, registryFor } from "../context.ts";
 import { changelogSection, coveredTagsMarker } from "../github/changelog.ts";
+import { publishTarball } from "../npm/publish.ts";
 import { ociLabels } from "../plan/image-labels.ts";
 import { type PublishPlan, type ReleaseUnit, STAGING_TAG, type Step } from "../plan/publish-plan.ts";
 import type { StepHandler, StepOutcome } from "./runner.ts";
@@ -51,11 +52,11 @@ export function makeHandler(deps: HandlerDeps): { handler: StepHandler; facts: H
       const npm = u.npm!;
       const p = deps.packed.get(u.name);
       if (!p || p instanceof Error) return { status: "failed", error: p?.message ?? "pnpm pack produced no tarball" };
-      const { manifest, data } = await readPacked(p.tarball);
       const reg = registryFor(ctx, u.name);
       const promoteLast = ctx.config.npm.promote === "last";
       const tag = promoteLast ? STAGING_TAG : npm.distTag;
-      const r = await reg.publish(manifest, data, { tag, access: ctx.config.npm.access });
+      const target = { name: u.name, version: u.version, dir: u.pkg.dir, tag, access: ctx.config.npm.access ?? null };
+      const r = await publishTarball(ctx, target, p.tarball); // README, access, provenance, publish scripts: npm/publish.ts
       // GitHub Packages does not move `latest` by itself: the final dist-tag is set explicitly.
       if (!promoteLast) await reg.setDistTag(npm.name, npm.version, npm.distTag);
       return r === "published"
