@@ -151,7 +151,9 @@ async function captureConsole<T>(fn: () => Promise<T>, into: string[]): Promise<
   const methods = ["log", "info", "warn", "error"] as const;
   const saved = methods.map((m) => console[m]);
   const collect = (...args: unknown[]) => {
-    into.push(stripVTControlCharacters(args.map((a) => (typeof a === "string" ? a : inspect(a))).join(" ")));
+    const line = stripVTControlCharacters(args.map((a) => (typeof a === "string" ? a : inspect(a))).join(" "));
+    // changesets builds its dependents graph more than once per plan: the same warning repeats.
+    if (!into.includes(line)) into.push(line);
   };
   for (const m of methods) console[m] = collect;
   try {

@@ -112,30 +112,43 @@ function registryShown(npm: NpmArtifact): string {
 
 /**
  * Columns padded to the widest cell; the last column (a list of parts) is wrapped at part
- * boundaries to fit `width`, a part longer than the room left is cut with "…". Cells are ASCII
- * plus "→" and "─", one column each, so string length is the display width (no library needed).
+ * boundaries to fit `width`. When the other columns leave too little room for its longest part
+ * (long package names on a narrow terminal), the parts go on lines of their own under each row.
+ * Cells are ASCII plus "→", "…" and "─", one column each, so string length is the display width
+ * (no library needed for that).
  */
 function table(header: string[], rows: (string | string[])[][], width?: number): string[] {
   const flat = rows.map((r) => r.map((c) => (Array.isArray(c) ? c.join("; ") : c)));
   const widths = header.map((h, i) => Math.max(h.length, ...flat.map((r) => (r[i] ?? "").length)));
   const lead = widths.slice(0, -1).reduce((a, w) => a + w + 2, 0);
-  // Never squeeze the last column below 24 columns: a too-narrow terminal wraps instead.
-  const room = width ? Math.max(24, width - lead) : Number.POSITIVE_INFINITY;
-  widths[widths.length - 1] = Math.min(widths.at(-1) ?? 0, room);
+  const longestPart = Math.max(0, ...rows.flatMap((r) => [r.at(-1) ?? []].flat().map((p) => p.length)));
+  const stacked = width !== undefined && width - lead < Math.min(longestPart, 40);
+  const room = width === undefined ? Number.POSITIVE_INFINITY : stacked ? Math.max(20, width - STACK_INDENT) : width - lead;
+  if (stacked) widths.pop();
+  else widths[widths.length - 1] = Math.min(widths.at(-1) ?? 0, room);
   const fmt = (cells: string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
       .join("  ")
       .trimEnd();
-  const out = [fmt(header), fmt(widths.map((w) => "─".repeat(w)))];
+  const out = [fmt(stacked ? header.slice(0, -1) : header), fmt(widths.map((w) => "─".repeat(w)))];
   for (const row of rows) {
     const cells = row.map((c) => (Array.isArray(c) ? c : [c]));
     const last = wrap(cells.at(-1) ?? [], room);
-    out.push(fmt([...cells.slice(0, -1).map((c) => c.join("")), last[0] ?? ""]));
-    for (const more of last.slice(1)) out.push(`${" ".repeat(lead)}${more}`);
+    const first = cells.slice(0, -1).map((c) => c.join(""));
+    if (stacked) {
+      out.push(fmt(first));
+      for (const l of last) out.push(`${" ".repeat(STACK_INDENT)}${l}`);
+    } else {
+      out.push(fmt([...first, last[0] ?? ""]));
+      for (const more of last.slice(1)) out.push(`${" ".repeat(lead)}${more}`);
+    }
   }
   return out;
 }
+
+/** Indent of the artifact lines under a row when they do not fit beside it. */
+const STACK_INDENT = 4;
 
 function wrap(parts: string[], room: number): string[] {
   const lines: string[] = [];
