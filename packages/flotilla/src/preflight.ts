@@ -8,6 +8,7 @@ import { dirtyFiles, hasOrigin } from "./adapters/git.ts";
 import type { GitHub, RepoRef } from "./adapters/github.ts";
 import type { NpmRegistry } from "./adapters/npm-registry.ts";
 import { type OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
+import { buildChecks } from "./build/preflight.ts";
 import type { Config } from "./config/load.ts";
 import type { Problem } from "./errors.ts";
 import { provenanceProblems } from "./npm/provenance.ts";
@@ -33,6 +34,8 @@ export interface PreflightInput {
   repo: RepoRef | undefined;
   tagPrivate: boolean;
   env: Record<string, string | undefined>;
+  /** --skip-build: turbo's refusals do not matter then. */
+  skipBuild?: boolean;
 }
 
 /** OCI repository path rule (distribution spec). */
@@ -329,6 +332,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
       ),
     );
   }
+  checks.push(...buildChecks(input));
   return checks;
 }
 
