@@ -252,3 +252,66 @@ describe("publish parity with pnpm publish", () => {
     expect(pa.readme).toBe(readmes[name]);
   });
 });
+
+/** A workspace of `packages` (folder → package.json), installed and committed. */
+function workspaceOf(packages: Record<string, object>): string {
+  const files: Record<string, string | object> = {
+    "package.json": { name: "fixture-root", private: true },
+    "pnpm-workspace.yaml": "packages:\n  - packages/*\n",
+    ".gitignore": "node_modules/\n",
+    ".changeset/config.json": { changelog: false, commit: false, baseBranch: "main" },
+  };
+  for (const [dir, pj] of Object.entries(packages)) {
+    files[`packages/${dir}/package.json`] = pj;
+    files[`packages/${dir}/index.js`] = "module.exports = 1;\n";
+  }
+  const dir = writeTree(files);
+  execFileSync("pnpm", ["install", "--silent"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  gitCommitAll(dir, "initial");
+  return dir;
+}
+
+describe("publish's own refusals and failures around pnpm publish's hooks", () => {
+  const tb = testbed();
+
+  it("refuses publishConfig.provenance where it cannot be made (not on CI; GitHub Actions without id-token): exit 2, nothing published", async () => {
+    const s = uniqueScope();
+    const dir = workspaceOf({
+      prov: { name: `@${s}/prov`, version: "1.0.0", publishConfig: { provenance: true, access: "public" } },
+      plain: { name: `@${s}/plain`, version: "1.0.0" },
+    });
+    const local = await runFlotilla(["publish", "--only", "npm", "--skip-build"], { cwd: dir, env: envFor(tb) });
+    expect(local.exitCode, local.stderr).toBe(2);
+    expect(local.stderr).toContain("packages/prov/package.json");
+    expect(local.stderr).toContain("publishConfig.provenance");
+    expect(local.stderr).toMatch(/provenance can only be generated on GitHub Actions/);
+    expect(local.stderr).not.toMatch(/\n\s+at .+\(.*:\d+:\d+\)/); // no stack trace
+
+    const gha = await runFlotilla(["publish", "--only", "npm", "--skip-build"], { cwd: dir, env: envFor(tb, { GITHUB_ACTIONS: "true" }) });
+    expect(gha.exitCode, gha.stderr).toBe(2);
+    expect(gha.stderr).toContain("id-token: write");
+    expect(await packument(tb, `@${s}/prov`)).toBeNull();
+    expect(await packument(tb, `@${s}/plain`)).toBeNull();
+  });
+
+  it("a failing prepublishOnly fails its package (nothing published, dependents skipped), the others go out", async () => {
+    const s = uniqueScope();
+    const dir = workspaceOf({
+      base: { name: `@${s}/base`, version: "1.0.0", scripts: { prepublishOnly: "echo cannot-generate-types >&2 && exit 3" } },
+      dep: { name: `@${s}/dep`, version: "1.0.0", dependencies: { [`@${s}/base`]: "workspace:^" } },
+      other: { name: `@${s}/other`, version: "1.0.0", scripts: { prepublishOnly: "echo ok > prepublished.txt" } },
+    });
+    const r = await runFlotilla(["publish", "--only", "npm", "--skip-build", "--json"], { cwd: dir, env: envFor(tb) });
+    expect(r.exitCode, r.stderr).toBe(1);
+    const { releases } = JSON.parse(r.stdout) as { releases: { name: string; status: string; error?: string }[] };
+    const by = Object.fromEntries(releases.map((x) => [x.name.replace(`@${s}/`, ""), x]));
+    expect(by.base).toMatchObject({ status: "failed" });
+    expect(by.base!.error).toMatch(/prepublishOnly script failed \(exit 3\)/);
+    expect(by.base!.error).toContain("cannot-generate-types");
+    expect(by.dep).toMatchObject({ status: "skipped" });
+    expect(by.other).toMatchObject({ status: "published" });
+    expect(await packument(tb, `@${s}/base`)).toBeNull();
+    expect(await packument(tb, `@${s}/dep`)).toBeNull();
+    expect(readFileSync(path.join(dir, "packages/other/prepublished.txt"), "utf8")).toBe("ok\n");
+  });
+});
