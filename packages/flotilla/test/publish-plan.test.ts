@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config/load.ts";
-import { runSteps, type StepOutcome } from "../src/execute/runner.ts";
-import { planPublish, type RegistryState, type Stage, type Step } from "../src/plan/publish-plan.ts";
+import { runSteps, type StepHandlers, type StepOutcome } from "../src/execute/runner.ts";
+import { checkInvariants } from "../src/plan/invariants.ts";
+import {
+  type PublishPlan,
+  parsePlan,
+  planPublish,
+  type RegistryState,
+  type Stage,
+  type Step,
+  serializePlan,
+} from "../src/plan/publish-plan.ts";
 import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
 
 function pkg(name: string, version: string, opts: { deps?: string[]; private?: boolean; dockerfile?: boolean } = {}): WorkspacePackage {
@@ -62,9 +71,11 @@ describe("planPublish (pure)", () => {
     const byId = new Map(plan.steps.map((s) => [s.id, s]));
     expect(byId.get("npm-publish:b")!.deps).toEqual(["npm-publish:a"]);
     expect(byId.get("git-tag:b")!.deps).toEqual(["npm-publish:b"]);
-    expect(byId.get("git-push")!.settle).toBe(true);
-    expect(byId.get("github-release:a")!.deps).toEqual(["git-push"]);
+    // A release waits for its own tag on origin, which waits for its own package's artifacts.
+    expect(byId.get("github-release:a")!.deps).toEqual(["git-tag:a"]);
+    expect(byId.get("git-tag:a")!.payload).toMatchObject({ tag: "a@1.0.0", create: true, push: true });
     expect(byId.has("npm-publish:c")).toBe(false);
+    expect(checkInvariants(plan)).toEqual([]);
   });
 
   it("a version present without its dist-tag needs only the dist-tag; a newer latest is never moved back", () => {
@@ -83,7 +94,7 @@ describe("planPublish (pure)", () => {
     });
     expect(plan.units.map((u) => u.npm!.action)).toEqual(["tag", "none"]);
     expect(plan.units[1]!.npm!.distTag).toBe("latest-1");
-    expect(plan.steps.map((s) => s.id)).toEqual(["npm-promote:a"]);
+    expect(plan.steps.map((s) => s.id)).toEqual(["npm-dist-tag:a"]);
   });
 
   it("images: build when the version tag is missing, retag when only floating tags are; floating tags wait for every artifact", () => {
@@ -133,10 +144,11 @@ describe("planPublish (pure)", () => {
     expect(web).toMatchObject({ action: "build", tags: ["1.1.0", "1.1", "1", "latest"], moves: ["1", "latest"] });
     expect(plan.units.find((u) => u.name === "api")!.image!.action).toBe("retag");
     const promote = plan.steps.find((s) => s.id === "image-promote:web")!;
-    expect(promote.requireAllOk).toBe(true);
-    expect(promote.deps.sort()).toEqual(["image-build-push:web", "npm-publish:lib"]);
+    expect([...promote.deps].sort()).toEqual(["image-build-push:web", "npm-publish:lib"]);
     expect(plan.steps.some((s) => s.id === "image-build-push:api")).toBe(false);
-    expect(plan.steps.find((s) => s.id === "git-tag:web")!.deps).toEqual(["image-build-push:web", "image-promote:web"]);
+    // The tag waits for the version's artifacts, not for the floating tags (those wait for the whole run).
+    expect(plan.steps.find((s) => s.id === "git-tag:web")!.deps).toEqual(["image-build-push:web"]);
+    expect(checkInvariants(plan)).toEqual([]);
   });
 
   it("a dependency cycle gives an order, not a deadlock", async () => {
@@ -150,7 +162,11 @@ describe("planPublish (pure)", () => {
     });
     const deps = plan.steps.map((s) => s.deps.length).sort();
     expect(deps).toEqual([0, 1]);
-    const out = await runSteps(plan.steps, async () => ({ status: "done" }), { concurrency: 2 });
+    const out = await runSteps(
+      plan.steps,
+      fake(async () => ({ status: "done" })),
+      { concurrency: 2 },
+    );
     expect([...out.values()].every((o) => o.status === "done")).toBe(true);
   });
 
@@ -168,17 +184,32 @@ describe("planPublish (pure)", () => {
   });
 });
 
-describe("runSteps", () => {
-  const step = (id: string, deps: string[] = [], extra: Partial<Step> = {}): Step => ({
-    id,
-    kind: "npm-publish",
-    pkg: id,
-    deps,
-    describe: id,
-    ...extra,
-  });
+const fake = (run: StepHandlers["run"]): StepHandlers => ({ describe: (s) => `do ${s.id}`, run });
 
-  it("skips the dependents of a failure, runs the rest, and settles steps that ask for it", async () => {
+describe("runSteps", () => {
+  const step = (id: string, deps: string[] = [], extra: { after?: string[]; pkg?: string; kind?: "image-promote" } = {}): Step =>
+    ({
+      id,
+      kind: extra.kind ?? "npm-publish",
+      pkg: extra.pkg ?? id,
+      deps,
+      ...(extra.after ? { after: extra.after } : {}),
+      payload: {
+        name: id,
+        version: "1.0.0",
+        registry: "r",
+        dir: "/",
+        tag: "latest",
+        distTag: null,
+        access: null,
+        image: id,
+        versionTag: "1.0.0",
+        tags: [],
+        moves: [],
+      },
+    }) as Step;
+
+  it("skips the dependents of a failure, runs the rest; `after` runs whatever the outcome; floating steps say they wait for the whole release", async () => {
     const ran: string[] = [];
     const out = await runSteps(
       [
@@ -186,23 +217,38 @@ describe("runSteps", () => {
         step("b", ["a"]),
         step("c", ["b"]),
         step("d"),
-        step("push", ["b", "d"], { settle: true, pkg: undefined }),
-        step("promote", ["a", "d"], { requireAllOk: true }),
+        step("release", [], { after: ["b", "d"] }),
+        step("promote", ["a", "d"], { kind: "image-promote" }),
       ],
-      async (s): Promise<StepOutcome> => {
+      fake(async (s): Promise<StepOutcome> => {
         ran.push(s.id);
         if (s.id === "a") throw new Error("registry said no");
         return { status: "done" };
-      },
+      }),
       { concurrency: 2 },
     );
-    expect(out.get("a")).toEqual({ status: "failed", error: "registry said no" });
+    expect(out.get("a")).toMatchObject({ status: "failed", error: "registry said no" });
+    expect((out.get("a")!.cause as Error).message).toBe("registry said no");
     expect(out.get("b")).toMatchObject({ status: "skipped", detail: "a failed" });
     expect(out.get("c")).toMatchObject({ status: "skipped", detail: "b was skipped" });
     expect(out.get("d")!.status).toBe("done");
-    expect(out.get("push")!.status).toBe("done");
+    expect(out.get("release")!.status).toBe("done");
     expect(out.get("promote")).toMatchObject({ status: "skipped", detail: "waiting for the whole release: a failed" });
-    expect(ran.sort()).toEqual(["a", "d", "push"]);
+    expect(ran.sort()).toEqual(["a", "d", "release"]);
+  });
+
+  it("describe mode runs nothing and reports every step planned with the handler's description", async () => {
+    const ran: string[] = [];
+    const out = await runSteps(
+      [step("a"), step("b", ["a"])],
+      { describe: (s) => `would ${s.id}`, run: async (s) => (ran.push(s.id), { status: "done" }) },
+      {
+        concurrency: 1,
+        mode: "describe",
+      },
+    );
+    expect(ran).toEqual([]);
+    expect(out.get("b")).toEqual({ status: "planned", detail: "would b" });
   });
 
   it("never runs more than `concurrency` handlers at once", async () => {
@@ -210,14 +256,45 @@ describe("runSteps", () => {
     let peak = 0;
     await runSteps(
       Array.from({ length: 10 }, (_, i) => step(`s${i}`)),
-      async () => {
+      fake(async () => {
         peak = Math.max(peak, ++now);
         await new Promise((r) => setTimeout(r, 5));
         now--;
         return { status: "done" };
-      },
+      }),
       { concurrency: 3 },
     );
     expect(peak).toBe(3);
+  });
+});
+
+describe("the plan as data", () => {
+  it("serialises to JSON with its schema and commit, round-trips, is frozen, and refuses an unknown schema", () => {
+    const plan = planPublish({
+      workspace: ws(pkg("a", "1.0.0"), pkg("web", "2.0.0", { private: true, dockerfile: true })),
+      config: config(),
+      tagPrivate: true,
+      state: state(),
+      stages: ALL,
+      imageNames: new Map([["web", "ghcr.io/acme/web"]]),
+      sha: "0123456789abcdef0123456789abcdef01234567",
+      changelogs: new Map([["a", "# a\n\n## 1.0.0\n\n- first\n"]]),
+    });
+    const text = serializePlan(plan);
+    expect(JSON.parse(text)).toMatchObject({ schema: 1, commit: "0123456789abcdef0123456789abcdef01234567" });
+    const back: PublishPlan = parsePlan(text);
+    expect(back).toEqual(JSON.parse(JSON.stringify(plan)));
+    expect(serializePlan(back)).toBe(text);
+    expect(Object.isFrozen(plan.steps[0]!.payload)).toBe(true);
+    const rel = back.steps.find((s) => s.id === "github-release:a")!;
+    expect(rel.payload).toMatchObject({ tag: "a@1.0.0", commit: plan.commit, body: "- first" });
+    const build = back.steps.find((s) => s.kind === "image-build-push")!;
+    expect(build.payload).toMatchObject({
+      image: "ghcr.io/acme/web",
+      versionTag: "2.0.0",
+      dockerfile: "Dockerfile",
+      buildArgs: { VERSION: "2.0.0" },
+    });
+    expect(() => parsePlan(JSON.stringify({ ...plan, schema: 2 }))).toThrow(/schema 2 is not supported/);
   });
 });

@@ -24,8 +24,14 @@ export async function localTagExists(cwd: string, tag: string): Promise<boolean>
   return r.exitCode === 0;
 }
 
-export async function createTag(cwd: string, tag: string): Promise<void> {
-  const [cmd, args] = tools.gitTag(tag);
+/** The commit a local tag points at, or undefined when there is no such tag. */
+export async function localTagCommit(cwd: string, tag: string): Promise<string | undefined> {
+  const r = await execa("git", ["rev-parse", "--verify", "--quiet", `refs/tags/${tag}^{commit}`], { cwd, reject: false });
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+export async function createTag(cwd: string, tag: string, commit?: string): Promise<void> {
+  const [cmd, args] = tools.gitTag(tag, commit);
   await execa(cmd, args, { cwd });
 }
 

@@ -36,7 +36,7 @@ export const tools = {
       ? ["npm", ["exec", "--yes", `--package=pnpm@${pinned}`, "--", "pnpm", "install", "--lockfile-only", "--ignore-scripts"]]
       : ["pnpm", ["install", "--lockfile-only", "--ignore-scripts"]],
   gitLsRemoteTags: (): Invocation => ["git", ["ls-remote", "--tags", "--refs", "origin"]],
-  gitTag: (tag: string): Invocation => ["git", ["tag", "-a", tag, "-m", tag]],
+  gitTag: (tag: string, commit?: string): Invocation => ["git", ["tag", "-a", tag, "-m", tag, ...(commit ? [commit] : [])]],
   gitPushTags: (tags: string[]): Invocation => ["git", ["push", "--atomic", "origin", ...tags.map((t) => `refs/tags/${t}:refs/tags/${t}`)]],
   gitStatus: (): Invocation => ["git", ["status", "--porcelain", "--untracked-files=normal"]],
   gitHead: (): Invocation => ["git", ["rev-parse", "HEAD"]],

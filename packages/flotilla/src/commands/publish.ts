@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { dockerClient } from "../adapters/docker.ts";
 import { headCommit, originUrl } from "../adapters/git.ts";
+import { acquireReleaseLock, type ReleaseLock } from "../adapters/git-lock.ts";
 import { packEach } from "../adapters/pnpm.ts";
 import { show, tools } from "../adapters/tools.ts";
 import { runStreaming } from "../adapters/turbo.ts";
@@ -10,9 +11,11 @@ import { planBuild } from "../build/plan.ts";
 import { readChangesetsState } from "../changesets/release-plan.ts";
 import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "../context.ts";
 import { formatProblem, InputError, type Problem, ReleaseError } from "../errors.ts";
-import { makeHandler } from "../execute/handlers.ts";
-import { orderSteps, runSteps, type StepOutcome } from "../execute/runner.ts";
+import { describeStep } from "../execute/describe.ts";
+import { stepHandlers } from "../execute/handlers.ts";
+import { runSteps, type StepOutcome } from "../execute/runner.ts";
 import { observeState } from "../observe/state.ts";
+import { checkInvariants } from "../plan/invariants.ts";
 import { type PublishPlan, planPublish, type Step } from "../plan/publish-plan.ts";
 import { preflightChecks, publishCycles } from "../preflight.ts";
 import { writeGithubOutputs } from "../report/github.ts";
@@ -25,6 +28,7 @@ export interface PublishOptions extends CommonOptions {
   skipBuild?: boolean;
   allowDirty?: boolean;
   concurrency?: number;
+  verbose?: boolean;
   log: Logger;
   /** A live display of the steps (the terminal's task list); plain log lines when absent. */
   progress?: (steps: Step[]) => Promise<Progress>;
@@ -47,19 +51,67 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   const { log } = opts;
   const discovered = await discover(opts);
   await warnPendingChangesets(discovered, log);
-  const { ctx, plan } = await preflightAndDiff(discovered, opts);
-  const work = plan.units.filter((u) => u.hasWork);
-  if (work.length === 0) {
+  const diffed = await preflightAndDiff(discovered, opts);
+  const { ctx } = diffed;
+  let plan = checked(diffed.plan);
+  if (!plan.units.some((u) => u.hasWork)) {
     log.info("Nothing to release: every version is already released.");
     return finish(ctx, plan, new Map(), started, false);
   }
   if (opts.dryRun) {
-    describe(ctx, plan, opts);
-    return { result: { releases: summarizeDry(plan), durationMs: Date.now() - started }, plan, exitCode: 0, dryRun: true };
+    const outcomes = await describe(ctx, plan, opts);
+    return { ...(await finish(ctx, plan, outcomes, started, false, false)), dryRun: true };
   }
-  await build(ctx, plan, opts);
-  const outcomes = await execute(ctx, plan, opts);
-  return finish(ctx, plan, outcomes, started, true);
+  const lock = await lockRelease(ctx, plan, opts);
+  try {
+    if (lock?.waited) {
+      // Another run of this commit went first: what is left is read again from the registries.
+      plan = checked(await diff(ctx));
+      if (!plan.units.some((u) => u.hasWork)) {
+        log.info("Nothing to release: every version was released by the run that held the lock.");
+        return finish(ctx, plan, new Map(), started, false);
+      }
+    }
+    await build(ctx, plan, opts);
+    const outcomes = await execute(ctx, plan, opts);
+    return finish(ctx, plan, outcomes, started, true);
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** Every plan is checked against SPEC §5a before anything runs: a violation is a bug, exit 1. */
+function checked(plan: PublishPlan): PublishPlan {
+  const violations = checkInvariants(plan);
+  if (violations.length > 0) {
+    throw new ReleaseError(
+      `the release plan breaks ${violations.length} invariant(s), nothing was done (a bug in flotilla, please report it):\n${violations.map((v) => `  ${v.rule}: ${v.message}`).join("\n")}`,
+    );
+  }
+  return plan;
+}
+
+/**
+ * Two runs of one commit at once (two CI jobs) must end in one state (SPEC §5a.4): a lock on
+ * origin, taken once there is work and before the first side effect. Only where flotilla
+ * pushes to origin anyway (git stage, git.push, an origin remote).
+ */
+async function lockRelease(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<ReleaseLock | undefined> {
+  if (!ctx.stages.has("git") || !ctx.config.git.push || !plan.commit || !(await originUrl(ctx.rootDir))) return undefined;
+  const seconds = (name: string, dflt: number) => {
+    const n = Number(ctx.env[name]);
+    return (Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
+  };
+  try {
+    return await acquireReleaseLock(ctx.rootDir, plan.commit, {
+      waitMs: seconds("FLOTILLA_LOCK_WAIT_SECONDS", 1800),
+      staleMs: seconds("FLOTILLA_LOCK_STALE_SECONDS", 6 * 3600),
+      log: (m) => opts.log.info(m),
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code === "RELEASE_LOCKED") throw new ReleaseError((err as Error).message);
+    throw err;
+  }
 }
 
 /**
@@ -175,11 +227,12 @@ async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
     only: ctx.only,
     imageNames: ctx.imageNames,
     sha,
+    ...(await releaseInputs(ctx)),
   });
 }
 
 /** A dry run is the executor describing the plan: reads ran, writes are printed (STYLE 2). */
-function describe(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): void {
+async function describe(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<Map<string, StepOutcome>> {
   const { log } = opts;
   log.info(`Dry run: ${plan.units.filter((u) => u.hasWork).length} release(s) with work; these steps would run, in this order:`);
   const toBuild = buildFilters(plan);
@@ -187,7 +240,14 @@ function describe(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions):
     log.info(`  ${show(b.invocation)}`);
   const toPack = packList(plan);
   if (toPack.length) log.info(`  ${show(tools.pnpmPack(toPack, "<temporary folder>"))}`);
-  for (const s of orderSteps(plan.steps)) log.info(`  ${s.describe}${s.deps.length ? `  (after ${s.deps.join(", ")})` : ""}`);
+  return runSteps(plan.steps, stepHandlers({ ctx, packed: new Map(), docker: () => dockerClient(ctx.env) }), {
+    concurrency: 1,
+    mode: "describe",
+    onSettled: (s, o) => {
+      const waits = [...s.deps, ...(s.after ?? []).map((a) => `${a} (any outcome)`)];
+      log.info(`  ${o.detail}${waits.length ? `  (after ${waits.join(", ")})` : ""}`);
+    },
+  });
 }
 
 /** Packages whose artifacts are built in this run: turbo (or pnpm) builds and tests them. */
@@ -198,13 +258,6 @@ function buildFilters(plan: PublishPlan): string[] {
 /** Packages whose npm version is published in this run: pnpm packs them. */
 function packList(plan: PublishPlan): string[] {
   return plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.name);
-}
-
-function summarizeDry(plan: PublishPlan) {
-  return summarize(plan, new Map()).map((r) => ({
-    ...r,
-    status: plan.units.find((u) => u.name === r.name)!.hasWork ? ("skipped" as const) : r.status,
-  }));
 }
 
 async function build(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<void> {
@@ -227,34 +280,22 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
   try {
     const toPack = packList(plan);
     const packed = toPack.length ? await log.group(`pnpm pack (${toPack.length})`, () => packEach(ctx.rootDir, toPack, tmp)) : new Map();
-    const outcomesSoFar = new Map<string, StepOutcome>();
-    const { handler, facts } = makeHandler({
-      ctx,
-      plan,
-      packed,
-      docker: () => dockerClient(ctx.env),
-      revision: (await headCommit(ctx.rootDir)) ?? "",
-      source: await repositoryUrl(ctx),
-      outcomes: outcomesSoFar,
-    });
-    const progress = opts.progress ? await opts.progress(plan.steps) : undefined;
-    const outcomes = await runSteps(plan.steps, handler, {
+    const progress = opts.progress ? await opts.progress([...plan.steps]) : undefined;
+    const outcomes = await runSteps(plan.steps, stepHandlers({ ctx, packed, docker: () => dockerClient(ctx.env) }), {
       concurrency: opts.concurrency ?? 8,
       onSettled: (step: Step, o: StepOutcome) => {
-        outcomesSoFar.set(step.id, o);
         if (progress) return progress.settled(step, o);
+        const what = describeStep(step);
         log.info(
           o.status === "failed"
-            ? `FAILED ${step.describe}: ${o.error}`
+            ? `FAILED ${what}: ${o.error}${opts.verbose && o.cause instanceof Error && o.cause.stack ? `\n${o.cause.stack}` : ""}`
             : o.status === "skipped"
-              ? `skipped ${step.describe}: ${o.detail}`
-              : (o.detail ?? step.describe),
+              ? `skipped ${what}: ${o.detail}`
+              : (o.detail ?? what),
         );
       },
     });
     await progress?.done();
-    for (const [name, d] of facts.digests) plan.units.find((x) => x.name === name)!.image!.digest = d;
-    for (const [name, url] of facts.releaseUrls) plan.units.find((x) => x.name === name)!.releaseUrl = url;
     return outcomes;
   } finally {
     await rm(tmp, { recursive: true, force: true });
@@ -267,13 +308,31 @@ async function finish(
   outcomes: Map<string, StepOutcome>,
   started: number,
   ran: boolean,
+  outputs = true,
 ): Promise<PublishOutcome> {
-  const push = outcomes.get("git-push");
-  const releases = summarize(plan, outcomes, { pushFailed: push?.status === "failed" ? push.error : undefined });
+  const releases = summarize(plan, outcomes);
   const result: PublishResult = JSON.parse(ctx.secrets.redact(JSON.stringify({ releases, durationMs: Date.now() - started })));
-  await writeGithubOutputs(result.releases, ctx.env);
-  const failed = result.releases.some((r) => r.status === "failed" || r.status === "skipped") || push?.status === "failed";
+  if (outputs) await writeGithubOutputs(result.releases, ctx.env);
+  // The exit code is decided here, once: any release that did not go through after side effects began.
+  const failed = result.releases.some((r) => r.status === "failed" || r.status === "skipped");
   return { result, plan, exitCode: ran && failed ? 1 : 0, dryRun: false };
+}
+
+/** Inputs of the plan that come from files, read once here (the planner stays pure). */
+async function releaseInputs(ctx: ReleaseContext) {
+  const changelogs = new Map<string, string>();
+  await Promise.all(
+    ctx.workspace.packages.map(async (p) =>
+      changelogs.set(p.name, await readFile(path.join(p.dir, "CHANGELOG.md"), "utf8").catch(() => "")),
+    ),
+  );
+  const rootName = (ctx.workspace.manypkg.rootPackage?.packageJson as { name?: string } | undefined)?.name;
+  return {
+    changelogs,
+    source: await repositoryUrl(ctx),
+    ...(ctx.repo ? { repository: { owner: ctx.repo.owner, name: ctx.repo.repo } } : {}),
+    ...(rootName ? { rootName } : {}),
+  };
 }
 
 /**

@@ -1,182 +1,160 @@
-import { readFile } from "node:fs/promises";
-import path from "node:path";
 import type Docker from "dockerode";
 import { buildImage, pushImage } from "../adapters/docker.ts";
-import { createTag, pushTags } from "../adapters/git.ts";
+import { createTag, localTagCommit, pushTags } from "../adapters/git.ts";
 import { splitImageName } from "../adapters/oci-registry.ts";
 import type { PackedPackage } from "../adapters/pnpm.ts";
 import { ociFor, type ReleaseContext, registryFor } from "../context.ts";
-import { changelogSection, coveredTagsMarker } from "../github/changelog.ts";
+import { coveredTagsMarker } from "../github/changelog.ts";
 import { publishTarball } from "../npm/publish.ts";
-import { ociLabels } from "../plan/image-labels.ts";
-import { type PublishPlan, type ReleaseUnit, STAGING_TAG, type Step } from "../plan/publish-plan.ts";
-import type { StepHandler, StepOutcome } from "./runner.ts";
+import type { Step, StepOf } from "../plan/publish-plan.ts";
+import { describers, describeStep } from "./describe.ts";
+import type { StepHandlers, StepOutcome } from "./runner.ts";
 
-export interface HandlerDeps {
+/** The outside world as the handlers reach it, built in one place (publish's execute phase). */
+export interface HandlerIO {
   ctx: ReleaseContext;
-  plan: PublishPlan;
-  /** Tarballs packed for this run (or the error that kept one from being packed). */
+  /** Tarballs packed for this run (or the error that kept one from being packed), by package name. */
   packed: ReadonlyMap<string, PackedPackage | Error>;
   docker: () => Promise<Docker>;
-  /** For image labels. */
-  revision: string;
-  source: string;
-  /** Outcomes so far (git-push pushes only what belongs to finished releases). */
-  outcomes: ReadonlyMap<string, StepOutcome>;
 }
 
-/** What the handlers learnt while running, for the report. */
-export interface HandlerFacts {
-  digests: Map<string, string>;
-  releaseUrls: Map<string, string>;
-}
+type Outcome = Omit<StepOutcome, "durationMs">;
+type Handler<K extends Step["kind"]> = {
+  describe: (p: StepOf<K>["payload"]) => string;
+  run: (p: StepOf<K>["payload"], deps: ReadonlyMap<string, StepOutcome>, io: HandlerIO) => Promise<Outcome>;
+};
+const ok = (o: StepOutcome | undefined) => o?.status === "done" || o?.status === "noop";
 
 /**
- * The side effects, one small function per step kind; the runner decides when each runs.
- * Expected failures come back as outcomes; anything thrown is turned into a failed outcome by
- * the runner.
+ * The side effects, one handler per step kind: everything a handler needs is in its payload,
+ * its deps' outcomes and the io; results go back in the outcome. Expected failures come back as
+ * outcomes; anything thrown is a failed outcome (the runner catches it).
  */
-export function makeHandler(deps: HandlerDeps): { handler: StepHandler; facts: HandlerFacts } {
-  const facts: HandlerFacts = { digests: new Map(), releaseUrls: new Map() };
-  const created: string[] = [];
-  const { ctx, plan } = deps;
-  const unitOf = (step: Step): ReleaseUnit => {
-    const u = plan.units.find((x) => x.name === step.pkg);
-    if (!u) throw new Error(`step ${step.id} names no release`);
-    return u;
-  };
-
-  const kinds: Record<Step["kind"], (step: Step) => Promise<StepOutcome>> = {
-    async "npm-publish"(step) {
-      const u = unitOf(step);
-      const npm = u.npm!;
-      const p = deps.packed.get(u.name);
-      if (!p || p instanceof Error) return { status: "failed", error: p?.message ?? "pnpm pack produced no tarball" };
-      const reg = registryFor(ctx, u.name);
-      const promoteLast = ctx.config.npm.promote === "last";
-      const tag = promoteLast ? STAGING_TAG : npm.distTag;
-      const target = { name: u.name, version: u.version, dir: u.pkg.dir, tag, access: ctx.config.npm.access ?? null };
-      const r = await publishTarball(ctx, target, p.tarball); // README, access, provenance, publish scripts: npm/publish.ts
+export const handlers: { [K in Step["kind"]]: Handler<K> } = {
+  "npm-publish": {
+    describe: describers["npm-publish"],
+    async run(p, _deps, { ctx, packed }) {
+      const pk = packed.get(p.name);
+      if (!pk || pk instanceof Error) return { status: "failed", error: pk?.message ?? "pnpm pack produced no tarball" };
+      const reg = registryFor(ctx, p.name);
+      const r = await publishTarball(ctx, p, pk.tarball); // README, access, provenance, publish scripts: npm/publish.ts
       // GitHub Packages does not move `latest` by itself: the final dist-tag is set explicitly.
-      if (!promoteLast) await reg.setDistTag(npm.name, npm.version, npm.distTag);
+      if (p.distTag) await reg.setDistTag(p.name, p.version, p.distTag);
       return r === "published"
-        ? { status: "done", detail: `published ${npm.name}@${npm.version} (${tag})` }
-        : { status: "noop", detail: `${npm.name}@${npm.version} was already on the registry` };
+        ? { status: "done", detail: `published ${p.name}@${p.version} (${p.distTag ?? p.tag})` }
+        : { status: "noop", detail: `${p.name}@${p.version} was already on the registry` };
     },
+  },
 
-    async "npm-promote"(step) {
-      const npm = unitOf(step).npm!;
-      const reg = registryFor(ctx, npm.name);
-      await reg.setDistTag(npm.name, npm.version, npm.distTag);
-      if (ctx.config.npm.promote === "last") await reg.removeDistTag(npm.name, STAGING_TAG);
-      return { status: "done", detail: `dist-tag ${npm.distTag} → ${npm.name}@${npm.version}` };
+  "npm-dist-tag": {
+    describe: describers["npm-dist-tag"],
+    async run(p, _deps, { ctx }) {
+      const reg = registryFor(ctx, p.name);
+      await reg.setDistTag(p.name, p.version, p.distTag);
+      if (p.remove) await reg.removeDistTag(p.name, p.remove);
+      return { status: "done", detail: `dist-tag ${p.distTag} → ${p.name}@${p.version}` };
     },
+  },
 
-    async "image-build-push"(step) {
-      const u = unitOf(step);
-      const img = u.image!;
-      const app = ctx.config.images.apps[u.name];
-      const context = path.resolve(u.pkg.dir, app?.context ?? ".");
-      const docker = await deps.docker();
-      const manifest = u.pkg.manifest as { description?: string; license?: string };
+  "image-build-push": {
+    describe: describers["image-build-push"],
+    async run(p, _deps, { ctx, docker: dockerClient }) {
+      const reg = ociFor(ctx, p.image);
+      const { repo, host } = splitImageName(p.image);
+      // A version tag is never rewritten (SPEC §5a.4): another run may have pushed it meanwhile.
+      const existing = await reg.digest(repo, p.versionTag);
+      if (existing)
+        return {
+          status: "noop",
+          detail: `${p.image}:${p.versionTag} already exists (${existing.slice(0, 19)})`,
+          result: { digest: existing },
+        };
+      const docker = await dockerClient();
       await buildImage(docker, {
-        context,
-        dockerfile: path.relative(context, path.resolve(u.pkg.dir, u.pkg.dockerfile!)),
-        tag: `${img.name}:${img.versionTag}`,
-        buildArgs: { ...app?.buildArgs, VERSION: u.version },
-        labels: ociLabels({
-          ...manifest,
-          name: u.name,
-          version: u.version,
-          source: deps.source,
-          revision: deps.revision,
-          created: new Date(),
-        }),
-        ...(app?.platforms?.[0] ? { platform: app.platforms[0] } : {}),
+        context: p.context,
+        dockerfile: p.dockerfile,
+        tag: `${p.image}:${p.versionTag}`,
+        buildArgs: p.buildArgs,
+        labels: { ...p.labels, "org.opencontainers.image.created": new Date().toISOString() },
+        ...(p.platform ? { platform: p.platform } : {}),
       });
-      const auth = {
-        username: ctx.imageAuth.username ?? "",
-        password: ctx.imageAuth.password ?? "",
-        serveraddress: splitImageName(img.name).host,
-      };
-      const digest = await pushImage(docker, img.name, img.versionTag, auth);
-      facts.digests.set(u.name, digest);
-      return { status: "done", detail: `built and pushed ${img.name}:${img.versionTag} (${digest.slice(0, 19)})` };
+      // Checked again right before the push: the build took a while.
+      const raced = await reg.digest(repo, p.versionTag);
+      if (raced)
+        return {
+          status: "noop",
+          detail: `${p.image}:${p.versionTag} was pushed by another run (${raced.slice(0, 19)})`,
+          result: { digest: raced },
+        };
+      const auth = { username: ctx.imageAuth.username ?? "", password: ctx.imageAuth.password ?? "", serveraddress: host };
+      const digest = await pushImage(docker, p.image, p.versionTag, auth);
+      const after = await reg.digest(repo, p.versionTag);
+      if (after !== digest) {
+        return {
+          status: "failed",
+          error: `${p.image}:${p.versionTag} points at ${after ?? "nothing"} after pushing ${digest}: another run pushed it at the same time`,
+        };
+      }
+      return { status: "done", detail: `built and pushed ${p.image}:${p.versionTag} (${digest.slice(0, 19)})`, result: { digest } };
     },
+  },
 
-    async "image-promote"(step) {
-      const u = unitOf(step);
-      const img = u.image!;
-      const reg = ociFor(ctx, img.name);
-      const { repo } = splitImageName(img.name);
-      for (const t of img.floating) await reg.copyTag(repo, img.versionTag, t);
-      if (!facts.digests.has(u.name)) facts.digests.set(u.name, (await reg.digest(repo, img.versionTag)) ?? "");
-      return { status: "done", detail: `${img.name}: ${img.floating.join(", ")} → ${img.versionTag}` };
+  "image-promote": {
+    describe: describers["image-promote"],
+    async run(p, _deps, { ctx }) {
+      const reg = ociFor(ctx, p.image);
+      const { repo } = splitImageName(p.image);
+      for (const t of p.tags) await reg.copyTag(repo, p.versionTag, t);
+      const digest = (await reg.digest(repo, p.versionTag)) ?? undefined;
+      return { status: "done", detail: `${p.image}: ${p.tags.join(", ")} → ${p.versionTag}`, ...(digest ? { result: { digest } } : {}) };
     },
+  },
 
-    async "git-tag"(step) {
-      const tag = unitOf(step).gitTag!.tag;
-      await createTag(ctx.rootDir, tag);
-      created.push(tag);
-      return { status: "done", detail: `tagged ${tag}` };
+  "git-tag": {
+    describe: describers["git-tag"],
+    async run(p, _deps, { ctx }) {
+      const at = await localTagCommit(ctx.rootDir, p.tag);
+      if (at && p.commit && at !== p.commit) {
+        return {
+          status: "failed",
+          error: `local tag ${p.tag} points at ${at.slice(0, 7)}, not the release commit ${p.commit.slice(0, 7)}: delete it (git tag -d ${p.tag})`,
+        };
+      }
+      if (!at) await createTag(ctx.rootDir, p.tag, p.commit || undefined);
+      if (p.push) await pushTags(ctx.rootDir, [p.tag]);
+      return { status: "done", detail: p.push ? `tagged ${p.tag} and pushed it` : `tagged ${p.tag}` };
     },
+  },
 
-    async "git-push"() {
-      // Tags made now, and tags an earlier run made but did not push (once their release is whole).
-      const ready = new Set(created);
-      for (const u of plan.units) if (u.gitTag?.action === "push" && releaseOk(plan, u.name, deps.outcomes)) ready.add(u.gitTag.tag);
-      if (ready.size === 0) return { status: "noop", detail: "no tag to push" };
-      await pushTags(ctx.rootDir, [...ready]);
-      return { status: "done", detail: `pushed ${[...ready].join(", ")}` };
+  "github-release": {
+    describe: describers["github-release"],
+    async run(p, deps, { ctx }) {
+      const github = ctx.github;
+      if (!github) return { status: "failed", error: "no GitHub client (GITHUB_TOKEN or the repository is missing)" };
+      let { tag, body, name, prerelease, latest } = p;
+      let covers: string[] | undefined;
+      if (p.combined) {
+        // Only the tags that went out (their tag step ended well, or they were on origin already).
+        const out = p.combined.filter((c) => c.requires.every((id) => ok(deps.get(id))));
+        if (out.length === 0) return { status: "skipped", detail: "no package was released" };
+        covers = out.map((c) => c.tag);
+        tag = covers[0]!;
+        prerelease = out.every((c) => c.prerelease);
+        body = [...out.flatMap((c) => [`## ${c.tag}`, "", c.body || "(no changelog entry)", ""]), coveredTagsMarker(covers)].join("\n");
+        name = `Release ${new Date().toISOString().slice(0, 10)}: ${out.length} package${out.length === 1 ? "" : "s"}`;
+        latest = p.latest;
+      }
+      const url = await github.createRelease({ tag, name, body, prerelease, makeLatest: latest, targetCommitish: p.commit || undefined });
+      return { status: "done", detail: `GitHub release ${tag}: ${url}`, result: { url, ...(covers ? { covers } : {}) } };
     },
+  },
+};
 
-    async "github-release"(step) {
-      if (!step.pkg) return combinedRelease();
-      const u = unitOf(step);
-      const rel = u.release!;
-      const changelog = await readFile(path.join(u.pkg.dir, "CHANGELOG.md"), "utf8").catch(() => "");
-      const body = changelogSection(changelog, u.version) || `Release of ${u.name}@${u.version}.`;
-      const url = await ctx.github!.createRelease({
-        tag: rel.tag,
-        name: rel.tag,
-        body,
-        prerelease: rel.prerelease,
-        makeLatest: rel.makeLatest,
-      });
-      facts.releaseUrls.set(u.name, url);
-      return { status: "done", detail: `GitHub release ${rel.tag}: ${url}` };
-    },
+/** The handlers bound to one run's io, as the runner calls them. */
+export function stepHandlers(io: HandlerIO): StepHandlers {
+  return {
+    describe: describeStep,
+    run: (step, deps) =>
+      (handlers[step.kind].run as (p: Step["payload"], d: typeof deps, io: HandlerIO) => Promise<Outcome>)(step.payload, deps, io),
   };
-
-  /** `github.releases: "combined"`: one release for every package whose release went through. */
-  async function combinedRelease(): Promise<StepOutcome> {
-    const push = deps.outcomes.get("git-push");
-    if (push && push.status !== "done" && push.status !== "noop") return { status: "skipped", detail: "the tags were not pushed" };
-    const units = plan.units.filter((u) => u.release?.action === "create" && releaseOk(plan, u.name, deps.outcomes));
-    if (units.length === 0) return { status: "skipped", detail: "no package was released" };
-    const sections: string[] = [];
-    for (const u of units) {
-      const changelog = await readFile(path.join(u.pkg.dir, "CHANGELOG.md"), "utf8").catch(() => "");
-      sections.push(`## ${u.name}@${u.version}`, "", changelogSection(changelog, u.version) || "(no changelog entry)", "");
-    }
-    const tags = units.map((u) => u.release!.tag);
-    const body = [...sections, coveredTagsMarker(tags)].join("\n");
-    const date = new Date().toISOString().slice(0, 10);
-    const url = await ctx.github!.createRelease({
-      tag: tags[0]!,
-      name: `Release ${date}: ${units.length} package${units.length === 1 ? "" : "s"}`,
-      body,
-      prerelease: units.every((u) => u.release!.prerelease),
-      makeLatest: units.some((u) => u.release!.makeLatest),
-    });
-    for (const u of units) facts.releaseUrls.set(u.name, url);
-    return { status: "done", detail: `GitHub release for ${tags.length} tag(s): ${url}` };
-  }
-
-  return { handler: (step) => kinds[step.kind](step), facts };
-}
-
-/** Every step of a package succeeded (or it had none). */
-function releaseOk(plan: PublishPlan, name: string, outcomes: ReadonlyMap<string, StepOutcome>): boolean {
-  return plan.steps.filter((s) => s.pkg === name).every((s) => ["done", "noop"].includes(outcomes.get(s.id)?.status ?? "failed"));
 }

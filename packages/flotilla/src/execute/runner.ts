@@ -1,59 +1,80 @@
 import pLimit from "p-limit";
-import type { Step } from "../plan/publish-plan.ts";
+import { isFloating, type Step } from "../plan/publish-plan.ts";
 
-export type StepStatus = "done" | "noop" | "failed" | "skipped";
+export type StepStatus = "done" | "noop" | "failed" | "skipped" | "planned";
+
+/** What a step produced that others (and the report) need: results travel here, not in shared maps. */
+export interface StepResult {
+  /** Image manifest digest (image steps). */
+  digest?: string;
+  /** Release URL (github-release). */
+  url?: string;
+  /** Tags a combined release covered. */
+  covers?: string[];
+}
 
 export interface StepOutcome {
   status: StepStatus;
-  /** What happened, for the log ("published", "already there", the skip reason). */
+  /** What happened, for the log ("published", "already there", the skip reason, the description). */
   detail?: string;
   error?: string;
+  /** The thrown error, kept for --verbose. */
+  cause?: unknown;
+  result?: StepResult;
+  durationMs?: number;
 }
 
-export type StepHandler = (step: Step, deps: ReadonlyMap<string, StepOutcome>) => Promise<StepOutcome>;
+/** The handlers as the runner sees them: one line saying what a step does, and doing it. */
+export interface StepHandlers {
+  describe(step: Step): string;
+  run(step: Step, deps: ReadonlyMap<string, StepOutcome>): Promise<Omit<StepOutcome, "durationMs">>;
+}
+
+const ok = (o: StepOutcome | undefined) => o?.status === "done" || o?.status === "noop";
 
 /**
- * Runs a plan's steps with bounded concurrency. A step starts when its deps have settled; a
- * failed or skipped dep skips it (with the reason) unless the step `settle`s; `requireAllOk`
- * steps need every dep to succeed. Handlers return outcomes; a thrown error is a failure of that
- * step only, so one package's failure never hides what the others did.
+ * Runs a plan's steps with bounded concurrency, or — in describe mode — reports each as
+ * `planned` with the handler's own description (the dry run cannot drift from the run).
+ * A step starts once its `deps` and `after` have ended; it runs only when every dep ended done
+ * or noop, else it is skipped with the reason. A thrown error fails that step only.
  */
 export async function runSteps(
-  steps: Step[],
-  handler: StepHandler,
-  opts: { concurrency: number; onSettled?: (step: Step, outcome: StepOutcome) => void },
+  steps: readonly Step[],
+  handlers: StepHandlers,
+  opts: { concurrency: number; mode?: "run" | "describe"; onSettled?: (step: Step, outcome: StepOutcome) => void },
 ): Promise<Map<string, StepOutcome>> {
   const limit = pLimit(Math.max(1, opts.concurrency));
   const byId = new Map(steps.map((s) => [s.id, s]));
   const outcomes = new Map<string, StepOutcome>();
   const running = new Map<string, Promise<StepOutcome>>();
+  const describe = opts.mode === "describe";
 
   const run = (step: Step): Promise<StepOutcome> => {
     const existing = running.get(step.id);
     if (existing) return existing;
     const p = (async () => {
       const depOutcomes = new Map<string, StepOutcome>();
-      for (const id of step.deps) {
+      for (const id of [...step.deps, ...(step.after ?? [])]) {
         const dep = byId.get(id);
         if (dep) depOutcomes.set(id, await run(dep));
       }
-      const bad = [...depOutcomes].filter(([, o]) => o.status === "failed" || o.status === "skipped");
+      const bad = step.deps.filter((id) => byId.has(id) && !ok(depOutcomes.get(id)));
       let outcome: StepOutcome;
-      if (bad.length > 0 && !step.settle) {
-        const [id, o] = bad[0]!;
+      if (describe) {
+        outcome = { status: "planned", detail: handlers.describe(step) };
+      } else if (bad.length > 0) {
+        const id = bad[0]!;
+        const o = depOutcomes.get(id)!;
         const who = byId.get(id)?.pkg ?? id;
-        outcome = {
-          status: "skipped",
-          detail: step.requireAllOk
-            ? `waiting for the whole release: ${who} ${o.status === "failed" ? "failed" : "was skipped"}`
-            : `${who} ${o.status === "failed" ? "failed" : "was skipped"}`,
-        };
+        const why = `${who} ${o.status === "failed" ? "failed" : "was skipped"}`;
+        outcome = { status: "skipped", detail: isFloating(step) ? `waiting for the whole release: ${why}` : why };
       } else {
         outcome = await limit(async () => {
+          const started = Date.now();
           try {
-            return await handler(step, depOutcomes);
+            return { ...(await handlers.run(step, depOutcomes)), durationMs: Date.now() - started };
           } catch (err) {
-            return { status: "failed" as const, error: (err as Error).message };
+            return { status: "failed" as const, error: (err as Error).message, cause: err, durationMs: Date.now() - started };
           }
         });
       }
@@ -67,22 +88,4 @@ export async function runSteps(
 
   await Promise.all(steps.map(run));
   return outcomes;
-}
-
-/** Steps in an order that respects their deps (for a dry run's description). */
-export function orderSteps(steps: Step[]): Step[] {
-  const done = new Set<string>();
-  const out: Step[] = [];
-  const byId = new Map(steps.map((s) => [s.id, s]));
-  const visit = (s: Step) => {
-    if (done.has(s.id)) return;
-    done.add(s.id);
-    for (const d of s.deps) {
-      const dep = byId.get(d);
-      if (dep) visit(dep);
-    }
-    out.push(s);
-  };
-  for (const s of steps) visit(s);
-  return out;
 }

@@ -1,9 +1,12 @@
+import path from "node:path";
 import semver from "semver";
 import type { Config } from "../config/load.ts";
+import { changelogSection } from "../github/changelog.ts";
 import type { Workspace, WorkspacePackage } from "../workspace/discover.ts";
 import { publishOrder } from "../workspace/discover.ts";
 import { distTagFor } from "./dist-tag.ts";
-import { pickLatest } from "./github-latest.ts";
+import { latestPackage, pickLatest } from "./github-latest.ts";
+import { ociLabels } from "./image-labels.ts";
 import { imageTagsFor, toImageTag } from "./image-tags.ts";
 import { npmRegistryFor } from "./release-plan.ts";
 
@@ -74,31 +77,117 @@ export interface ReleaseUnit {
   image: ImageWork | null;
   gitTag: GitTagWork | null;
   release: GithubReleaseWork | null;
-  /** URL of the GitHub release once created (filled in by the executor). */
-  releaseUrl?: string;
   /** True when something is missing. */
   hasWork: boolean;
 }
 
-export type StepKind = "npm-publish" | "npm-promote" | "image-build-push" | "image-promote" | "git-tag" | "git-push" | "github-release";
+// ---- Steps: each kind carries everything its handler needs (SPEC §5a), nothing is looked up by name.
 
-export interface Step {
-  id: string;
-  kind: StepKind;
-  /** Package this step belongs to (none for git-push). */
-  pkg?: string;
-  deps: string[];
-  /** Run once deps have settled, whatever their outcome (git-push pushes what exists). */
-  settle?: boolean;
-  /** Run only when every dep succeeded, else skipped (promotion waits for the whole release). */
-  requireAllOk?: boolean;
-  /** One line saying what the step does (dry run and logs). */
-  describe: string;
+export interface NpmPublishPayload {
+  name: string;
+  version: string;
+  registry: string;
+  /** Package folder (absolute); the tarball is packed from it before the steps run. */
+  dir: string;
+  /** Dist-tag the version is published under (the staging tag when promoting last). */
+  tag: string;
+  /** Final dist-tag written right after the publish (GitHub Packages does not move `latest` by itself); null when promoting last. */
+  distTag: string | null;
+  access: "public" | "restricted" | null;
+}
+export interface NpmDistTagPayload {
+  name: string;
+  version: string;
+  registry: string;
+  distTag: string;
+  /** Dist-tag removed afterwards (the staging tag), if any. */
+  remove: string | null;
+  /** A floating pointer moved last (promote-last), not part of the version's own release. */
+  floating: boolean;
+}
+export interface ImageBuildPayload {
+  pkg: string;
+  image: string;
+  version: string;
+  versionTag: string;
+  /** Build context (absolute) and the Dockerfile relative to it. */
+  context: string;
+  dockerfile: string;
+  buildArgs: Record<string, string>;
+  /** OCI labels, except `created` (the build's own time). */
+  labels: Record<string, string>;
+  platform: string | null;
+}
+export interface ImagePromotePayload {
+  image: string;
+  versionTag: string;
+  /** Floating tags pointed at the version tag. */
+  tags: string[];
+  /** Floating tags that exist and point elsewhere: they move. */
+  moves: string[];
+}
+export interface GitTagPayload {
+  tag: string;
+  commit: string;
+  /** false: the tag exists locally (an earlier run died before pushing); only the push is left. */
+  create: boolean;
+  push: boolean;
+}
+export interface ReleaseNotePart {
+  tag: string;
+  /** That version's CHANGELOG.md section. */
+  body: string;
+  prerelease: boolean;
+  /** Steps that must end done or noop for the release to cover this tag (its tag step, else its artifacts). */
+  requires: string[];
+}
+export interface GithubReleasePayload {
+  /** The tag the release is created for (a combined release: the first covered tag that went out). */
+  tag: string;
+  name: string;
+  commit: string;
+  body: string;
+  prerelease: boolean;
+  latest: boolean;
+  /** A combined release: every tag it may cover; those whose tag step did not go through are left out. */
+  combined: ReleaseNotePart[] | null;
 }
 
+interface StepBase {
+  id: string;
+  /** Package the step belongs to (none for a combined release). */
+  pkg?: string;
+  /** Runs only when every one of these ended done or noop; else skipped. */
+  deps: readonly string[];
+  /** Runs after these have ended, whatever their outcome (ordering only). */
+  after?: readonly string[];
+}
+export type Step =
+  | (StepBase & { kind: "npm-publish"; payload: NpmPublishPayload })
+  | (StepBase & { kind: "npm-dist-tag"; payload: NpmDistTagPayload })
+  | (StepBase & { kind: "image-build-push"; payload: ImageBuildPayload })
+  | (StepBase & { kind: "image-promote"; payload: ImagePromotePayload })
+  | (StepBase & { kind: "git-tag"; payload: GitTagPayload })
+  | (StepBase & { kind: "github-release"; payload: GithubReleasePayload });
+export type StepKind = Step["kind"];
+export type StepOf<K extends StepKind> = Extract<Step, { kind: K }>;
+
+/** Steps that create a version's artifact (tags wait for them; floating pointers wait for all of them). */
+export const isArtifact = (s: Step): boolean => s.kind === "npm-publish" || s.kind === "image-build-push";
+/** Steps that move a floating pointer (SPEC §5.9: only once every artifact of the run exists). */
+export const isFloating = (s: Step): boolean => s.kind === "image-promote" || (s.kind === "npm-dist-tag" && s.payload.floating);
+
+export const PLAN_SCHEMA = 1;
+
 export interface PublishPlan {
-  units: ReleaseUnit[];
-  steps: Step[];
+  schema: typeof PLAN_SCHEMA;
+  /** The release commit: every tag and release points here. */
+  commit: string;
+  repository: { owner: string; name: string } | null;
+  /** The package whose release is GitHub's "Latest" at this commit, decided from every version at the commit. */
+  latest: { pkg: string; tag: string } | null;
+  units: readonly ReleaseUnit[];
+  steps: readonly Step[];
 }
 
 export interface PublishPlanInput {
@@ -112,18 +201,33 @@ export interface PublishPlanInput {
   only?: ReadonlySet<string>;
   /** Image repository name per image package (SPEC §3). */
   imageNames: ReadonlyMap<string, string>;
-  /** Commit for the optional `sha-<7>` tag. */
+  /** The release commit (also the optional `sha-<7>` image tag). */
   sha?: string;
+  /** CHANGELOG.md text per package name (read by the caller), for release bodies. */
+  changelogs?: ReadonlyMap<string, string>;
+  /** Repository URL for the image `source` label. */
+  source?: string;
+  repository?: { owner: string; name: string };
+  /** The root package.json's name (the Latest rule's second choice). */
+  rootName?: string;
 }
 
 /**
  * Pure: workspace versions + registry state → what is missing and the steps that make it, each
- * step with the steps it waits for. A version is released when its npm version (with its
- * dist-tag) is on the registry and its git tag is on origin; anything missing is the work.
+ * step with its payload and the steps it waits for. A version is released when its npm version
+ * (with its dist-tag) is on the registry and its git tag is on origin; anything missing is the work.
+ * The result is frozen: the executor reads it, nothing writes to it.
  */
 export function planPublish(input: PublishPlanInput): PublishPlan {
   const { workspace, config, state, stages } = input;
   const units: ReleaseUnit[] = [];
+  const wantsRelease = (pkg: WorkspacePackage) =>
+    config.git.tags &&
+    stages.has("git") &&
+    (!pkg.private || input.tagPrivate) &&
+    !!state.releases &&
+    stages.has("github") &&
+    config.github.releases !== false;
   for (const pkg of workspace.packages) {
     if (input.only && !input.only.has(pkg.name)) continue;
     let npm: NpmWork | null = null;
@@ -166,27 +270,50 @@ export function planPublish(input: PublishPlanInput): PublishPlan {
       gitTag = { tag, action: state.remoteTags.has(tag) ? "none" : state.localTags.has(tag) ? "push" : "create" };
     }
     let release: GithubReleaseWork | null = null;
-    if (gitTag && state.releases && stages.has("github") && config.github.releases !== false) {
+    if (gitTag && wantsRelease(pkg)) {
       release = {
         tag: gitTag.tag,
         prerelease: semver.prerelease(pkg.version) !== null,
         makeLatest: false,
-        action: state.releases.has(gitTag.tag) ? "none" : "create",
+        action: state.releases!.has(gitTag.tag) ? "none" : "create",
       };
     }
     const hasWork = [npm?.action, image?.action, gitTag?.action, release?.action].some((a) => a !== undefined && a !== "none");
     units.push({ name: pkg.name, version: pkg.version, pkg, npm, image, gitTag, release, hasWork });
   }
-  const newReleases = units
-    .filter((u) => u.release?.action === "create")
-    .map((u) => ({ tag: u.release!.tag, name: u.name, version: u.version }));
-  const latest = pickLatest(newReleases, [...state.remoteTags]);
-  for (const u of units) if (u.release && u.release.tag === latest) u.release.makeLatest = true;
-  return { units, steps: stepsFor(units, config) };
+  // Latest: from every version at this commit that gets a release, whatever this run still has
+  // to do and whatever --filter narrows (SPEC §5a.3), so a rerun picks the same one.
+  const atCommit = workspace.packages
+    .filter(wantsRelease)
+    .map((p) => ({ name: p.name, version: p.version, tag: `${p.name}@${p.version}` }));
+  const pkgName = latestPackage(atCommit, {
+    choice: config.github.latest,
+    repoName: input.repository?.name,
+    rootName: input.rootName,
+  });
+  const latestTag = pkgName
+    ? pickLatest(
+        atCommit.filter((r) => r.name === pkgName),
+        [...state.remoteTags],
+      )
+    : undefined;
+  for (const u of units) if (u.release && u.release.tag === latestTag) u.release.makeLatest = true;
+  const plan: PublishPlan = {
+    schema: PLAN_SCHEMA,
+    commit: input.sha ?? "",
+    repository: input.repository ?? null,
+    latest: latestTag && pkgName ? { pkg: pkgName, tag: latestTag } : null,
+    units,
+    steps: stepsFor(units, input),
+  };
+  return deepFreeze(plan);
 }
 
-function stepsFor(units: ReleaseUnit[], config: Config): Step[] {
+function stepsFor(units: ReleaseUnit[], input: PublishPlanInput): Step[] {
+  const { config } = input;
+  const commit = input.sha ?? "";
   const steps: Step[] = [];
+  const has = (id: string) => steps.some((s) => s.id === id);
   const promoteLast = config.npm.promote === "last";
   const publishing = new Map(units.filter((u) => u.npm?.action === "publish").map((u) => [u.name, u]));
   // npm publishes in dependency order: a package waits for the workspace packages it depends on
@@ -201,17 +328,46 @@ function stepsFor(units: ReleaseUnit[], config: Config): Step[] {
       pkg: name,
       // Only edges to packages earlier in the order: a dependency cycle is broken, never a deadlock.
       deps: u.pkg.internalDeps.filter((d) => publishing.has(d) && order.indexOf(d) < order.indexOf(name)).map((d) => `npm-publish:${d}`),
-      describe: `publish ${name}@${npm.version} to ${npm.registry} under dist-tag "${promoteLast ? STAGING_TAG : npm.distTag}"`,
+      payload: {
+        name,
+        version: npm.version,
+        registry: npm.registry,
+        dir: u.pkg.dir,
+        tag: promoteLast ? STAGING_TAG : npm.distTag,
+        distTag: promoteLast ? null : npm.distTag,
+        access: config.npm.access ?? null,
+      },
     });
   }
   for (const u of units) {
     if (u.image?.action !== "build") continue;
+    const app = config.images.apps[u.name];
+    const context = path.resolve(u.pkg.dir, app?.context ?? ".");
+    const manifest = u.pkg.manifest as { description?: string; license?: string };
+    const { "org.opencontainers.image.created": _created, ...labels } = ociLabels({
+      ...manifest,
+      name: u.name,
+      version: u.version,
+      source: input.source ?? "",
+      revision: commit,
+      created: new Date(0),
+    });
     steps.push({
       id: `image-build-push:${u.name}`,
       kind: "image-build-push",
       pkg: u.name,
       deps: [],
-      describe: `build ${u.image.name}:${u.image.versionTag} from ${u.pkg.relDir}/${u.pkg.dockerfile} and push it`,
+      payload: {
+        pkg: u.name,
+        image: u.image.name,
+        version: u.version,
+        versionTag: u.image.versionTag,
+        context,
+        dockerfile: path.relative(context, path.resolve(u.pkg.dir, u.pkg.dockerfile!)),
+        buildArgs: { ...app?.buildArgs, VERSION: u.version },
+        labels,
+        platform: app?.platforms?.[0] ?? null,
+      },
     });
   }
   // Every artifact of the run: floating pointers move only once all of them exist (SPEC §5.9).
@@ -224,8 +380,7 @@ function stepsFor(units: ReleaseUnit[], config: Config): Step[] {
       kind: "image-promote",
       pkg: u.name,
       deps: artifactSteps,
-      requireAllOk: true,
-      describe: `point ${img.floating.map((t) => `${img.name}:${t}`).join(", ")} at ${img.versionTag}${img.moves.length ? ` (moves ${img.moves.join(", ")})` : ""}`,
+      payload: { image: img.name, versionTag: img.versionTag, tags: img.floating, moves: img.moves },
     });
   }
   for (const u of units) {
@@ -233,59 +388,116 @@ function stepsFor(units: ReleaseUnit[], config: Config): Step[] {
     if (!npm || npm.action === "none") continue;
     if (npm.action === "tag" || promoteLast) {
       steps.push({
-        id: `npm-promote:${u.name}`,
-        kind: "npm-promote",
+        id: `npm-dist-tag:${u.name}`,
+        kind: "npm-dist-tag",
         pkg: u.name,
-        // Promotion waits for every artifact of the run (SPEC §5.9) when promoting last.
         deps: promoteLast ? artifactSteps : npm.action === "publish" ? [`npm-publish:${u.name}`] : [],
-        requireAllOk: promoteLast,
-        describe: `point dist-tag "${npm.distTag}" of ${u.name} at ${npm.version}`,
+        payload: {
+          name: npm.name,
+          version: npm.version,
+          registry: npm.registry,
+          distTag: npm.distTag,
+          remove: promoteLast ? STAGING_TAG : null,
+          floating: promoteLast,
+        },
       });
     }
   }
-  const tagSteps: string[] = [];
+  // A tag (made now, or left local by a killed run) goes out once its own package's artifacts
+  // exist (SPEC §5a.1); floating pointers are not the version's artifacts and are not waited for.
+  const push = config.git.push;
   for (const u of units) {
-    if (!u.gitTag || u.gitTag.action !== "create") continue;
-    const own = [`npm-publish:${u.name}`, `npm-promote:${u.name}`, `image-build-push:${u.name}`, `image-promote:${u.name}`];
-    const deps = own.filter((id) => steps.some((s) => s.id === id));
-    steps.push({ id: `git-tag:${u.name}`, kind: "git-tag", pkg: u.name, deps, describe: `create git tag ${u.gitTag.tag}` });
-    tagSteps.push(`git-tag:${u.name}`);
-  }
-  const pushable = units.filter((u) => u.gitTag && u.gitTag.action !== "none");
-  if (config.git.push && pushable.length > 0) {
+    if (!u.gitTag || u.gitTag.action === "none") continue;
+    if (u.gitTag.action === "push" && !push) continue;
+    const own = steps.filter((s) => s.pkg === u.name && !isFloating(s)).map((s) => s.id);
     steps.push({
-      id: "git-push",
-      kind: "git-push",
-      deps: tagSteps,
-      settle: true,
-      describe: `push ${pushable.map((u) => u.gitTag!.tag).join(", ")} to origin`,
+      id: `git-tag:${u.name}`,
+      kind: "git-tag",
+      pkg: u.name,
+      deps: own,
+      payload: { tag: u.gitTag.tag, commit, create: u.gitTag.action === "create", push },
     });
   }
-  const pushed = steps.some((s) => s.id === "git-push");
+  // A release is made only for a tag on origin (SPEC §5a.2): it waits for its tag step (which
+  // waits for the package's artifacts); without push, tags stay local and no release is made.
+  const releasable = units.filter((u) => u.release?.action === "create" && (push || u.gitTag?.action === "none"));
+  const tagStep = (u: ReleaseUnit) => (has(`git-tag:${u.name}`) ? [`git-tag:${u.name}`] : []);
+  // Its tag step, which waits for the package's artifacts; a tag already on origin: the artifacts themselves.
+  const releaseDeps = (u: ReleaseUnit) => {
+    const t = tagStep(u);
+    return t.length ? t : steps.filter((s) => s.pkg === u.name && !isFloating(s) && s.kind !== "github-release").map((s) => s.id);
+  };
+  const body = (u: ReleaseUnit) => changelogSection(input.changelogs?.get(u.name) ?? "", u.version);
   if (config.github.releases === "combined") {
-    const covered = units.filter((u) => u.release?.action === "create");
-    if (covered.length > 0) {
-      steps.push({
-        id: "github-release:combined",
-        kind: "github-release",
-        deps: pushed ? ["git-push"] : covered.flatMap((u) => steps.filter((s) => s.id === `git-tag:${u.name}`).map((s) => s.id)),
-        // One release for the run: it covers the packages whose release went through.
-        settle: true,
-        describe: `create one GitHub release for ${covered.map((u) => u.release!.tag).join(", ")}`,
-      });
-    }
+    if (releasable.length === 0) return steps;
+    const parts = releasable.map((u) => ({
+      tag: u.release!.tag,
+      body: body(u),
+      prerelease: u.release!.prerelease,
+      requires: releaseDeps(u),
+    }));
+    steps.push({
+      id: "github-release:combined",
+      kind: "github-release",
+      deps: [],
+      // One release for the run: it covers the packages whose tag went out, whatever the others did.
+      after: [...new Set(parts.flatMap((p) => p.requires))],
+      payload: {
+        tag: parts[0]!.tag,
+        name: "",
+        commit,
+        body: "",
+        prerelease: parts.every((p) => p.prerelease),
+        latest: releasable.some((u) => u.release!.makeLatest),
+        combined: parts,
+      },
+    });
     return steps;
   }
-  for (const u of units) {
-    if (u.release?.action !== "create") continue;
-    const deps = pushed ? ["git-push"] : steps.some((s) => s.id === `git-tag:${u.name}`) ? [`git-tag:${u.name}`] : [];
+  const releaseIds: string[] = [];
+  for (const u of releasable) {
+    const rel = u.release!;
+    const id = `github-release:${u.name}`;
     steps.push({
-      id: `github-release:${u.name}`,
+      id,
       kind: "github-release",
       pkg: u.name,
-      deps,
-      describe: `create GitHub release ${u.release.tag}${u.release.prerelease ? " (prerelease)" : ""}${u.release.makeLatest ? " (Latest)" : ""}`,
+      deps: releaseDeps(u),
+      payload: {
+        tag: rel.tag,
+        name: rel.tag,
+        commit,
+        body: body(u) || `Release of ${u.name}@${u.version}.`,
+        prerelease: rel.prerelease,
+        latest: rel.makeLatest,
+        combined: null,
+      },
     });
+    releaseIds.push(id);
   }
+  // The Latest release is created last (SPEC §5a.3): after every other release step, whatever they did.
+  const latest = steps.find((s) => s.kind === "github-release" && s.payload.latest);
+  if (latest) (latest as { after?: readonly string[] }).after = releaseIds.filter((id) => id !== latest.id);
   return steps;
+}
+
+/** The plan as a file: JSON with its schema version (SPEC §11 fan-out reads it in another job). */
+export function serializePlan(plan: PublishPlan): string {
+  return JSON.stringify(plan, null, 2);
+}
+
+export function parsePlan(text: string): PublishPlan {
+  const plan = JSON.parse(text) as PublishPlan;
+  if (plan?.schema !== PLAN_SCHEMA)
+    throw new Error(`release plan schema ${JSON.stringify(plan?.schema)} is not supported (expected ${PLAN_SCHEMA})`);
+  return deepFreeze(plan);
+}
+
+/** Freezes the plan; a unit's `pkg` is the workspace's own object and stays as it is. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const [k, v] of Object.entries(value)) if (k !== "pkg" || typeof v !== "object") deepFreeze(v);
+  }
+  return value;
 }

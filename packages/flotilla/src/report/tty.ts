@@ -1,3 +1,4 @@
+import { describeStep } from "../execute/describe.ts";
 import type { StepOutcome } from "../execute/runner.ts";
 import type { Step } from "../plan/publish-plan.ts";
 
@@ -19,11 +20,11 @@ export async function listrProgress(steps: Step[], redact: (s: string) => string
   for (const s of steps) outcomes.set(s.id, new Promise((resolve) => waiting.set(s.id, resolve)));
   const list = new Listr(
     steps.map((s) => ({
-      title: redact(s.describe),
+      title: redact(describeStep(s)),
       task: async (_ctx: unknown, task: { skip: (m: string) => void; title: string }) => {
         const o = await outcomes.get(s.id)!;
-        if (o.status === "failed") throw new Error(redact(`${s.describe}: ${o.error ?? "failed"}`));
-        if (o.status === "skipped") task.skip(redact(`${s.describe} — skipped: ${o.detail ?? ""}`));
+        if (o.status === "failed") throw new Error(redact(`${describeStep(s)}: ${o.error ?? "failed"}`));
+        if (o.status === "skipped") task.skip(redact(`${describeStep(s)} — skipped: ${o.detail ?? ""}`));
         else if (o.detail) task.title = redact(o.detail);
       },
     })),
