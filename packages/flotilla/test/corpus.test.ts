@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
@@ -88,6 +88,13 @@ describe("corpus: flotilla plan where changeset status works", () => {
     });
     await expectSameAsChangesets(dir);
     expect((await planJson(dir)).unversioned).toEqual([{ name: "@x/odd", dir: "packages/odd", version: "1.0" }]);
+    // Once a changeset releases it, the same package is refused, naming its package.json.
+    writeFileSync(path.join(dir, ".changeset/config.json"), JSON.stringify({ privatePackages: { version: true, tag: false } }));
+    writeFileSync(path.join(dir, ".changeset/two.md"), '---\n"@x/odd": patch\n---\n\nx\n');
+    const r = await runFlotilla(["plan"], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('packages/odd/package.json: version: @x/odd has version "1.0", which is not a valid semver version');
+    expect(r.stderr).not.toContain("unexpected error");
   });
 
   it("file: and catalog: dependencies", async () => {

@@ -209,7 +209,7 @@ function invalidVersion(name: string, relDir: string, value: unknown): Problem {
     file: `${relDir}/package.json`,
     field: "version",
     message: `${name} has version ${JSON.stringify(value) ?? "(none)"}, which is not a valid semver version, and it would be released`,
-    hint: 'use a version such as "1.0.0" (or mark the package "private": true and not an image, so it is never released)',
+    hint: 'use a version such as "1.0.0"; a package that is never released may have none (private, not an image, in no changeset)',
   };
 }
 
