@@ -86,6 +86,41 @@ describe("flotilla ci", () => {
   });
 });
 
+describe("flotilla ci with version.command", () => {
+  it("the command's changes are in the Version Packages commit; a failing command commits nothing and leaves main clean", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const repo = `repo-${s}`;
+    await registerGithubRepo(tb, s, repo);
+    const { dir, origin } = exampleRepo(s);
+    const config = (command: string) =>
+      writeFileSync(path.join(dir, "flotilla.config.json"), JSON.stringify({ owner: s, version: { command } }, null, 2));
+    // The team's own step: a file generated from the versions changesets just wrote.
+    config(`node -e "const v=require('./packages/core/package.json').version;require('fs').writeFileSync('VERSION.txt','core '+v+'\\n')"`);
+    gitCommitAll(dir, "version.command");
+    git(dir, "push", "-q", "origin", "main");
+    const env = envFor(tb, { GITHUB_REPOSITORY: `${s}/${repo}` });
+
+    const first = await runFlotilla(["ci"], { cwd: dir, env });
+    expect(first.exitCode, first.stdout + first.stderr).toBe(0);
+    expect(first.stdout).toContain("version.command: node -e");
+    expect(git(origin, "show", "flotilla/version-packages:VERSION.txt")).toBe("core 1.2.1");
+    expect(git(dir, "status", "--porcelain")).toBe("");
+    const pushed = git(origin, "rev-parse", "flotilla/version-packages");
+
+    config("echo generating && exit 3");
+    writeFileSync(path.join(dir, ".changeset/ui-dark.md"), `---\n"@${s}/ui": minor\n---\n\nDark mode buttons.\n`);
+    gitCommitAll(dir, "failing version.command");
+    git(dir, "push", "-q", "origin", "main");
+    const failed = await runFlotilla(["ci"], { cwd: dir, env });
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stderr).toContain("version.command `echo generating && exit 3` failed (exit 3)");
+    expect(git(origin, "rev-parse", "flotilla/version-packages")).toBe(pushed);
+    expect(git(dir, "rev-parse", "--abbrev-ref", "HEAD")).toBe("main");
+    expect(git(dir, "status", "--porcelain")).toBe("");
+  });
+});
+
 describe("flotilla version", () => {
   it("produces the same files as `changeset version` on the same repository", async () => {
     const a = exampleRepo(uniqueScope());

@@ -84,6 +84,15 @@ export async function ciCommand(opts: PublishOptions): Promise<CiOutcome> {
     await git(...((await hasIdentity(ctx.rootDir)) ? [] : bot), "commit", "-q", "-m", PR_TITLE);
     await git("push", "-q", "--force", "origin", `HEAD:refs/heads/${branch}`);
     log.info(`pushed ${branch}`);
+  } catch (err) {
+    // Nothing was committed (a failing changelog generator, version.command or lockfile
+    // refresh): leave the base branch as it was. The tree was clean before (checked above), so
+    // everything in it now came from the version step; with --allow-dirty it is left alone.
+    if (!opts.allowDirty) {
+      await git("checkout", "-q", "-f", baseRef);
+      await git("clean", "-q", "-fd");
+    }
+    throw err;
   } finally {
     await git("checkout", "-q", baseRef);
   }

@@ -1,24 +1,27 @@
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { applyReleasePlan } from "@changesets/apply-release-plan";
-import type { Config as ChangesetsConfig } from "@changesets/types";
-import { execa } from "execa";
 import { readChangesetsState } from "../changesets/release-plan.ts";
 import { type Env, loadConfig } from "../config/load.ts";
 import type { Logger } from "../report/log.ts";
+import { watchGenerator } from "../version/changelog-generator.ts";
+import { runVersionHook } from "../version/hook.ts";
+import { refreshLockfile } from "../version/lockfile.ts";
 import { discoverWorkspace, findWorkspaceRoot } from "../workspace/discover.ts";
 
 export interface VersionOutcome {
   releases: { name: string; oldVersion: string; newVersion: string }[];
   changedFiles: string[];
   lockfileRefreshed: boolean;
+  /** Why the lockfile was not refreshed although versions changed (the pinned pnpm could not run). */
+  lockfileSkipped?: string;
+  /** `version.command` ran (and succeeded). */
+  versionCommand?: string;
 }
 
 /**
  * `flotilla version`: applies the pending changesets with changesets' own library (versions,
- * dependents' ranges, CHANGELOG.md, pre mode, consumed changesets deleted), then refreshes
- * pnpm-lock.yaml when versions in it changed (`pnpm install --lockfile-only`).
+ * dependents' ranges, CHANGELOG.md, pre mode, consumed changesets deleted), runs the team's
+ * `version.command`, then refreshes pnpm-lock.yaml with the pinned pnpm when a package.json changed.
  */
 export async function versionCommand(opts: { cwd: string; configPath?: string; env: Env; log: Logger }): Promise<VersionOutcome> {
   const rootDir = findWorkspaceRoot(opts.cwd);
@@ -32,30 +35,26 @@ export async function versionCommand(opts: { cwd: string; configPath?: string; e
     opts.log.info("No pending changesets: nothing to version.");
     return { releases: [], changedFiles: [], lockfileRefreshed: false };
   }
-  const changedFiles = await applyReleasePlan(cs.plan, ws.manypkg, withResolvableChangelog(cs.config, rootDir));
-  for (const r of releases) opts.log.info(`${r.name}: ${r.oldVersion} → ${r.newVersion}`);
-  let lockfileRefreshed = false;
-  if (existsSync(path.join(rootDir, "pnpm-lock.yaml")) && changedFiles.some((f) => f.endsWith("package.json"))) {
-    await execa("pnpm", ["install", "--lockfile-only", "--ignore-scripts"], { cwd: rootDir });
-    lockfileRefreshed = true;
-    opts.log.info("refreshed pnpm-lock.yaml");
-  }
-  return { releases, changedFiles: changedFiles.map((f) => path.relative(rootDir, f)), lockfileRefreshed };
-}
-
-/**
- * changesets' default generator, `@changesets/cli/changelog`, is `@changesets/changelog-git`
- * re-exported. A workspace without @changesets/cli installed could not load it; flotilla then
- * uses its own copy of the same generator, so the output is identical.
- */
-function withResolvableChangelog(config: ChangesetsConfig, rootDir: string): ChangesetsConfig {
-  const changelog = config.changelog;
-  if (changelog === false || changelog[0] !== "@changesets/cli/changelog") return config;
+  const generator = await watchGenerator(cs.config, rootDir, opts.env);
+  let changedFiles: string[];
   try {
-    createRequire(path.join(rootDir, ".changeset", "x.js")).resolve("@changesets/cli/changelog");
-    return config;
-  } catch {
-    const own = createRequire(import.meta.url).resolve("@changesets/changelog-git");
-    return { ...config, changelog: [own, changelog[1]] };
+    changedFiles = await applyReleasePlan(cs.plan, ws.manypkg, generator.config);
+  } catch (err) {
+    throw generator.explain(err) ?? err;
+  } finally {
+    generator.release();
   }
+  for (const r of releases) opts.log.info(`${r.name}: ${r.oldVersion} → ${r.newVersion}`);
+  const command = config.version.command;
+  if (command) await runVersionHook(rootDir, command, opts.log);
+  // The hook may change package.json files too (its own version fields, say).
+  const lockfile = changedFiles.some((f) => f.endsWith("package.json")) || command ? await refreshLockfile(rootDir, opts.log) : undefined;
+  if (lockfile?.status === "refreshed") opts.log.info(`refreshed pnpm-lock.yaml (pnpm ${lockfile.pnpm})`);
+  return {
+    releases,
+    changedFiles: changedFiles.map((f) => path.relative(rootDir, f)),
+    lockfileRefreshed: lockfile?.status === "refreshed",
+    ...(lockfile?.status === "skipped" && lockfile.reason !== "no pnpm-lock.yaml" ? { lockfileSkipped: lockfile.reason } : {}),
+    ...(command ? { versionCommand: command } : {}),
+  };
 }
