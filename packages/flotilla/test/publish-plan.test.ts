@@ -241,7 +241,13 @@ describe("runSteps", () => {
     const ran: string[] = [];
     const out = await runSteps(
       [step("a"), step("b", ["a"])],
-      { describe: (s) => `would ${s.id}`, run: async (s) => (ran.push(s.id), { status: "done" }) },
+      {
+        describe: (s) => `would ${s.id}`,
+        run: async (s) => {
+          ran.push(s.id);
+          return { status: "done" };
+        },
+      },
       {
         concurrency: 1,
         mode: "describe",
@@ -296,5 +302,74 @@ describe("the plan as data", () => {
       buildArgs: { VERSION: "2.0.0" },
     });
     expect(() => parsePlan(JSON.stringify({ ...plan, schema: 2 }))).toThrow(/schema 2 is not supported/);
+  });
+});
+
+describe("GitHub Latest, decided from the versions at the commit (SPEC §5a.3)", () => {
+  const latestOf = (s: Partial<RegistryState>, file: object = {}, extra: { only?: Set<string>; repo?: string; root?: string } = {}) => {
+    const plan = planPublish({
+      workspace: ws(pkg("@acme/lib", "1.0.0"), pkg("@acme/cli", "2.0.0"), pkg("@acme/beta", "3.0.0-rc.1")),
+      config: config(file),
+      tagPrivate: false,
+      state: state(s),
+      stages: ALL,
+      imageNames: new Map(),
+      sha: "abc",
+      ...(extra.only ? { only: extra.only } : {}),
+      ...(extra.repo ? { repository: { owner: "acme", name: extra.repo } } : {}),
+      ...(extra.root ? { rootName: extra.root } : {}),
+    });
+    expect(checkInvariants(plan)).toEqual([]);
+    return { plan, latestSteps: plan.steps.filter((x) => x.kind === "github-release" && x.payload.latest).map((x) => x.id) };
+  };
+
+  it("default: the package named like the repository, else the root's name, else the first by name", () => {
+    expect(latestOf({}, {}, { repo: "cli" }).plan.latest).toEqual({ pkg: "@acme/cli", tag: "@acme/cli@2.0.0" });
+    expect(latestOf({}, {}, { root: "@acme/lib" }).plan.latest?.pkg).toBe("@acme/lib");
+    // First by name is @acme/beta, a prerelease: no release of this commit is Latest.
+    expect(latestOf({}).plan.latest).toBeNull();
+  });
+
+  it("config github.latest names the package; false: none; a prerelease or backport is never Latest", () => {
+    expect(latestOf({}, { github: { latest: "@acme/cli" } }).latestSteps).toEqual(["github-release:@acme/cli"]);
+    expect(latestOf({}, { github: { latest: false } }).latestSteps).toEqual([]);
+    expect(latestOf({}, { github: { latest: "@acme/beta" } }).latestSteps).toEqual([]);
+    expect(latestOf({ remoteTags: new Set(["@acme/cli@2.1.0"]) }, { github: { latest: "@acme/cli" } }).latestSteps).toEqual([]);
+  });
+
+  it("a rerun after the other releases were made, or after the Latest one was: the same Latest, never a second", () => {
+    const file = { github: { latest: "@acme/cli" } };
+    const tags = ["@acme/lib@1.0.0", "@acme/cli@2.0.0", "@acme/beta@3.0.0-rc.1"];
+    // Killed after lib's and beta's releases: cli's is still Latest.
+    const a = latestOf({ remoteTags: new Set(tags), releases: new Set(["@acme/lib@1.0.0", "@acme/beta@3.0.0-rc.1"]) }, file);
+    expect(a.latestSteps).toEqual(["github-release:@acme/cli"]);
+    // Killed after cli's (the last one created) and before... nothing else: no other release becomes Latest.
+    const b = latestOf({ remoteTags: new Set(tags), releases: new Set(["@acme/cli@2.0.0"]) }, file);
+    expect(b.latestSteps).toEqual([]);
+    expect(b.plan.steps.filter((s) => s.kind === "github-release").length).toBe(2);
+    // --filter does not change which package is Latest.
+    expect(latestOf({}, file, { only: new Set(["@acme/lib"]) }).latestSteps).toEqual([]);
+  });
+
+  it("the Latest release is created after every other release, whatever their outcome", () => {
+    const { plan } = latestOf({}, { github: { latest: "@acme/cli" } });
+    const cli = plan.steps.find((s) => s.id === "github-release:@acme/cli")!;
+    expect([...(cli.after ?? [])].sort()).toEqual(["github-release:@acme/beta", "github-release:@acme/lib"]);
+  });
+
+  it("a tag left local by a killed run is pushed once its package's artifacts exist, and its release waits for that push", () => {
+    const plan = planPublish({
+      workspace: ws(pkg("a", "1.0.0")),
+      config: config(),
+      tagPrivate: false,
+      state: state({ localTags: new Set(["a@1.0.0"]) }),
+      stages: ALL,
+      imageNames: new Map(),
+      sha: "abc",
+    });
+    const tag = plan.steps.find((s) => s.id === "git-tag:a")!;
+    expect(tag.payload).toEqual({ tag: "a@1.0.0", commit: "abc", create: false, push: true });
+    expect(tag.deps).toEqual(["npm-publish:a"]);
+    expect(plan.steps.find((s) => s.id === "github-release:a")!.deps).toEqual(["git-tag:a"]);
   });
 });

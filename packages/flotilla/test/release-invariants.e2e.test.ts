@@ -7,12 +7,21 @@
 import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, cpSync } from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { githubState, registerGithubRepo } from "../../../tools/src/testbed/index.ts";
 import { OciRegistry } from "../src/adapters/oci-registry.ts";
 import { FLOTILLA_BIN, REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
 import { gitCommitAll, tempDir } from "./helpers/fixtures.ts";
-import { envFor, exampleRepo, packument, testbed, uniqueScope, verdaccioRequests } from "./helpers/testbed.ts";
+import {
+  envFor,
+  exampleRepo,
+  packument,
+  releasableWorkspace,
+  remoteTagNames,
+  testbed,
+  uniqueScope,
+  verdaccioRequests,
+} from "./helpers/testbed.ts";
 
 const PUBLIC = ["tokens", "core", "ui"];
 const APPS = ["web", "api"];
@@ -80,6 +89,32 @@ async function endState(p: Prepared) {
 }
 
 describe("release invariants end to end", () => {
+  it("tags a killed run left local are pushed once their package's artifacts exist, then released at the release commit", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, origin } = releasableWorkspace([
+      { name: `@${s}/a`, version: "1.0.0" },
+      { name: `@${s}/b`, version: "2.0.0" },
+    ]);
+    const repo = `repo-${s}`;
+    await registerGithubRepo(tb, "acme", repo, { remote: origin });
+    const env = envFor(tb, { GITHUB_REPOSITORY: `acme/${repo}` });
+    // What a run killed between its tags and its pushes leaves: npm versions out, tags only local.
+    expect((await runFlotilla(["publish", "--skip-build", "--only", "npm"], { cwd: dir, env })).exitCode).toBe(0);
+    for (const t of [`@${s}/a@1.0.0`, `@${s}/b@2.0.0`]) execFileSync("git", ["tag", "-a", t, "-m", t], { cwd: dir });
+    const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(remoteTagNames(origin)).toEqual([`@${s}/a@1.0.0`, `@${s}/b@2.0.0`]);
+    const gh = (await githubState(tb, `acme/${repo}`)).repos[`acme/${repo}`]!;
+    const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, encoding: "utf8" }).trim();
+    expect(gh.releases.map((x) => [x.tag_name, x.target_commitish]).sort()).toEqual([
+      [`@${s}/a@1.0.0`, commit],
+      [`@${s}/b@2.0.0`, commit],
+    ]);
+    expect(gh.inventedTags).toEqual([]);
+    expect((await runFlotilla(["publish", "--skip-build"], { cwd: dir, env })).stdout).toContain("Nothing to release");
+  });
+
   it("a Dockerfile whose RUN fails: exit 1, the failed app gets no tag and no release; every release names the release commit; one Latest, created last", async () => {
     const p = await preparedExamples((dir) => appendFileSync(path.join(dir, "apps/web/Dockerfile"), "RUN exit 3\n"));
     const r = await runFlotilla(["publish", "--skip-build", "--json"], { cwd: p.dir, env: p.env });
@@ -138,34 +173,39 @@ describe("release invariants end to end", () => {
     // The lock is gone.
     expect(execFileSync("git", ["ls-remote", p.origin, "refs/flotilla/*"], { encoding: "utf8" }).trim()).toBe("");
   });
+});
 
-  it("SIGKILL after a sampled step boundary (npm, image, tag+push, release), then one rerun: the same end state as an uninterrupted run", async () => {
+describe("a sampled SIGKILL sweep: kill the process group after step boundary k, rerun once, compare with an uninterrupted run", () => {
+  let want: Awaited<ReturnType<typeof endState>>;
+  beforeAll(async () => {
     const reference = await preparedExamples();
     const ok = await runFlotilla(["publish", "--skip-build"], { cwd: reference.dir, env: reference.env });
     expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
-    const want = await endState(reference);
+    want = await endState(reference);
     expect(want.releases.filter((x) => x.latest === "true")).toHaveLength(1);
+  }, 300_000);
 
-    // [log line that marks the boundary, which occurrence]
-    const points: [RegExp, number][] = [
-      [/ published @/, 1],
-      [/built and pushed/, 1],
-      [/tagged .* and pushed it/, 1],
-      [/tagged .* and pushed it/, 3],
-      [/GitHub release /, 1],
-      [/GitHub release /, 4],
-    ];
-    for (const [line, nth] of points) {
+  // [the log line that marks the boundary, which occurrence]: npm, image, tag+push, release boundaries.
+  it.each([
+    [/ published @/, 1],
+    [/built and pushed/, 1],
+    [/tagged .* and pushed it/, 1],
+    [/tagged .* and pushed it/, 3],
+    [/GitHub release /, 1],
+    [/GitHub release /, 4],
+  ] as [RegExp, number][])(
+    "after %s #%i",
+    async (line, nth) => {
       const p = await preparedExamples();
-      const killed = await runUntil(p, line, nth);
-      expect(killed, `${line} #${nth} never appeared`).toBe(true);
+      expect(await runUntil(p, line, nth), `${line} #${nth} never appeared`).toBe(true);
       const again = await runFlotilla(["publish", "--skip-build"], { cwd: p.dir, env: p.env });
-      expect(again.exitCode, `${line} #${nth}: ${again.stdout}${again.stderr}`).toBe(0);
-      expect(await endState(p), `killed after ${line} #${nth}`).toEqual(want);
+      expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+      expect(await endState(p)).toEqual(want);
       const rerun = await runFlotilla(["publish", "--skip-build"], { cwd: p.dir, env: p.env });
-      expect(rerun.stdout, `${line} #${nth}`).toContain("Nothing to release");
-    }
-  });
+      expect(rerun.stdout).toContain("Nothing to release");
+    },
+    300_000,
+  );
 });
 
 /** Runs publish in its own process group and SIGKILLs the whole group once `line` was printed `nth` times. */
