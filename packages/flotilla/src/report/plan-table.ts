@@ -56,8 +56,34 @@ export function renderPlan(plan: Plan, opts: RenderOptions = {}): string {
       );
     }
   }
+  const tableEnd = lines.length;
   lines.push(...notes(plan, opts.verbose ?? false));
-  return `${lines.join("\n")}\n`;
+  // The table is laid out above; the notes below it (and the owner line) are wrapped at spaces.
+  const width = opts.width;
+  const out = width
+    ? [
+        ...lines.slice(0, tableEnd).flatMap((l) => (l.startsWith("Owner unknown") ? wrapWords(l, width) : [l])),
+        ...lines.slice(tableEnd).flatMap((l) => wrapWords(l, width)),
+      ]
+    : lines;
+  return `${out.join("\n")}\n`;
+}
+
+/** Wraps a line at spaces to `width`; continuation lines are indented 4 more than the line. */
+function wrapWords(line: string, width: number): string[] {
+  if (line.length <= width) return [line];
+  const indent = `${" ".repeat(line.length - line.trimStart().length)}    `;
+  const out: string[] = [];
+  let cur = "";
+  for (const word of line.trimStart().split(" ")) {
+    const prefix = out.length ? indent : line.slice(0, line.length - line.trimStart().length);
+    if (cur && prefix.length + cur.length + 1 + word.length > width) {
+      out.push(prefix + cur);
+      cur = word;
+    } else cur = cur ? `${cur} ${word}` : word;
+  }
+  out.push((out.length ? indent : line.slice(0, line.length - line.trimStart().length)) + cur);
+  return out;
 }
 
 function notes(plan: Plan, verbose: boolean): string[] {
