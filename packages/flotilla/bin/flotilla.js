@@ -1,4 +1,8 @@
 #!/usr/bin/env node
-import { main } from "../dist/cli/main.js";
+// Node's on-disk compile cache (as changesets' bin enables it): later starts skip re-parsing.
+import module from "node:module";
+
+module.enableCompileCache?.();
+const { main } = await import("../dist/cli/main.js");
 
 process.exitCode = await main(process.argv.slice(2));

@@ -1,10 +1,17 @@
-import { execa } from "execa";
+import { execFile } from "node:child_process";
 import { tools } from "./tools.ts";
 
+// execa (≈100 modules) loads on first use: `plan` reaches this file only for originUrl, and its
+// start-up should stay close to `changeset status`'s (issue 8).
+const execa = async (file: string, args: readonly string[], options: { cwd: string; reject?: boolean }) =>
+  (await import("execa")).execa(file, args, options);
+
 /** The origin remote's URL, or undefined when there is no repository or no origin. Read-only. */
-export async function originUrl(cwd: string): Promise<string | undefined> {
-  const r = await execa("git", ["remote", "get-url", "origin"], { cwd, reject: false });
-  return r.exitCode === 0 ? r.stdout.trim() || undefined : undefined;
+export function originUrl(cwd: string): Promise<string | undefined> {
+  // node's own execFile, not execa: this is the one git call `plan` makes (see above).
+  return new Promise((resolve) =>
+    execFile("git", ["remote", "get-url", "origin"], { cwd }, (err, stdout) => resolve(err ? undefined : stdout.trim() || undefined)),
+  );
 }
 
 /** Tags on origin (one `git ls-remote` for all): name → commit. */

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { z } from "zod";
 import { InputError, type Problem } from "../errors.ts";
-import { configSchema, type FileConfig, type ImageAppConfig, type ImageTagKind } from "./schema.ts";
+import type { FileConfig, ImageAppConfig, ImageTagKind } from "./schema.ts";
 
 export const CONFIG_FILE = "flotilla.config.json";
 
@@ -72,6 +72,8 @@ export async function loadConfig(rootDir: string, opts: { configPath?: string; e
     } catch (err) {
       throw new InputError([{ code: "CONFIG_INVALID_JSON", file: shown, message: `not valid JSON: ${(err as Error).message}` }]);
     }
+    // zod loads only when there is a file to validate: zero-config `plan` starts faster (issue 8).
+    const { configSchema } = await import("./schema.ts");
     const result = configSchema.safeParse(json);
     if (!result.success) throw new InputError(result.error.issues.map((i) => issueToProblem(i, shown)));
     parsed = result.data;
