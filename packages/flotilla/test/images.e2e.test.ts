@@ -132,7 +132,10 @@ describe("images", () => {
     expect(t["1.1.0"]).toBeDefined(); // the version tag went out first
     for (const f of ["1", "latest"]) expect(t[f]).toBe(first["1.0.0"]); // floating tags did not move
     expect(t["1.1"]).toBeUndefined();
-    expect(remoteTagNames(origin)).not.toContain(`@${s}/${app}@1.1.0`);
+    // The app's own artifact (its version tag) exists, so its git tag went out (SPEC §5a.1); the
+    // floating tags are not its artifacts: they wait for the whole run.
+    expect(remoteTagNames(origin)).toContain(`@${s}/${app}@1.1.0`);
+    expect(remoteTagNames(origin)).not.toContain(`@${s}/lib@1.0.1`);
 
     // The rerun must not build: the local image is gone, and stays gone.
     await execa("docker", ["rmi", "-f", `${tb.registry.host}/${repo}:1.1.0`], { env: { DOCKER_HOST: tb.docker.host } });
