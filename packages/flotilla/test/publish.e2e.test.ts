@@ -242,6 +242,15 @@ describe("flotilla publish", () => {
     expect(r.stdout).toContain(`publish @${s}/base@1.0.0 to ${tb.npm.url} under dist-tag "latest"`);
     expect(r.stdout).toMatch(new RegExp(`publish @${s}/mid@1\\.1\\.0 .*\\(after npm-publish:@${s}/base\\)`));
     expect(r.stdout).toContain(`create git tag @${s}/app@1.0.0`);
+    // From the handlers' own describe: the dist-tag write after each publish shows too.
+    expect(r.stdout).toContain(`publish @${s}/base@1.0.0 to ${tb.npm.url} under dist-tag "latest", then set dist-tag "latest" → 1.0.0`);
+    const json = await runFlotilla(["publish", "--dry-run", "--json"], { cwd: dir, env: envFor(tb) });
+    expect(json.exitCode, json.stderr).toBe(0);
+    const statuses = (JSON.parse(json.stdout).releases as { status: string }[]).map((x) => x.status);
+    expect(new Set(statuses)).toEqual(new Set(["planned"]));
+    const ci = await runFlotilla(["ci", "--dry-run"], { cwd: dir, env: envFor(tb) });
+    expect(ci.exitCode, ci.stderr).toBe(0);
+    expect(ci.stdout).toContain(`publish @${s}/top@0.3.0`);
     // No turbo.json in this workspace: pnpm's topological run builds it (build.e2e.test.ts).
     expect(r.stdout).toMatch(new RegExp(`pnpm -r --filter @${s}/base\\.\\.\\. .*--filter @${s}/top\\.\\.\\. run --if-present build`));
     expect(r.stdout).toContain(`pnpm -r --filter @${s}/base`);
