@@ -48,4 +48,22 @@ describe("flotilla doctor", () => {
       /✗ npm registry reachable and token accepted\n\s+http:\/\/127\.0\.0\.1:\d+: token refused — fix: check NODE_AUTH_TOKEN/,
     );
   });
+
+  it("a read that cannot succeed is not attempted: shown as not checked, the missing token named once", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
+    const env = envFor(tb);
+    delete env.NODE_AUTH_TOKEN;
+    delete env.GITHUB_TOKEN;
+    const r = await runFlotilla(["doctor"], { cwd: dir, env });
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toMatch(/✗ npm token present\n\s+no npm token/);
+    expect(r.stdout).toContain("– npm registry reachable and token accepted (not checked: no npm token)");
+    expect(r.stdout).toMatch(/✗ GitHub token and repository known\n\s+no GITHUB_TOKEN/);
+    expect(r.stdout).toContain("– GitHub repository reachable with the token (not checked: no GITHUB_TOKEN)");
+    const json = await runFlotilla(["doctor", "--json"], { cwd: dir, env });
+    const { checks } = JSON.parse(json.stdout) as { checks: { name: string; ok: boolean; skipped?: string }[] };
+    expect(checks.find((c) => c.name === "npm registry reachable and token accepted")).toMatchObject({ skipped: "no npm token" });
+  });
 });
