@@ -110,6 +110,8 @@ describe("fault proxy", () => {
     p.setPlan({ error5xx: 1, only: "^PUT " });
     expect(await hit(`${p.url}/repos/a/b/releases`, { method: "POST", body: "{}" })).toBe(200);
     expect(await hit(`${p.url}/x`, { method: "PUT", body: "{}" })).toBe(503);
+    p.setPlan({ error5xx: 1, limit: 1 });
+    expect([await hit(`${p.url}/a`), await hit(`${p.url}/b`)]).toEqual([503, 200]);
   });
 
   it("refuses a target off loopback", async () => {

@@ -135,3 +135,22 @@ describe("combined GitHub release", () => {
     expect((await githubState(tb)).repos[`acme/${repo}`]!.releases).toHaveLength(1);
   });
 });
+
+describe("GitHub releases: a long history", () => {
+  it("a repository with more than 100 releases is read to the last page: the existing release is found, none is created", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const repo = `long-${s}`;
+    const { dir, origin } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
+    // This run's release is the oldest of 130: on the second page of 100 (newest first).
+    const history = [`@${s}/lib@1.0.0`, ...Array.from({ length: 129 }, (_, i) => `@${s}/other@0.0.${i + 1}`)];
+    await registerGithubRepo(tb, "acme", repo, { remote: origin, releases: history.map((tag_name) => ({ tag_name })) });
+    const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env: envFor(tb, { GITHUB_REPOSITORY: `acme/${repo}` }) });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const st = await githubState(tb, `acme/${repo}`);
+    expect(st.requests.filter((q) => q.method === "POST")).toEqual([]);
+    expect(st.requests.some((q) => q.method === "GET" && q.path === `/repos/acme/${repo}/releases` && /page=2/.test(q.query))).toBe(true);
+    expect(st.repos[`acme/${repo}`]!.releases).toHaveLength(130);
+    expect(st.repos[`acme/${repo}`]!.inventedTags).toEqual([]);
+  });
+});

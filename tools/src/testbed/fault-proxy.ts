@@ -50,6 +50,8 @@ export interface FaultPlan {
   downMs?: number;
   /** Only requests whose "METHOD path" matches this regular expression (source) meet random faults. */
   only?: string;
+  /** At most this many random faults under this plan (e.g. 1: the first matching request only). */
+  limit?: number;
   /** Requests always answered with an error, whatever the random draws say. */
   permanent?: PermanentFault[];
 }
@@ -100,6 +102,8 @@ export async function startFaultProxy(target: string, initial: FaultPlan, opts: 
   let plan = initial;
   let random = seeded(plan.seed ?? 1);
   let startedAt = Date.now();
+  /** Random faults injected under the current plan (for `limit`). */
+  let injected = 0;
   const requests: ProxiedRequest[] = [];
   const agent = new http.Agent({ keepAlive: true });
   const sockets = new Set<import("node:net").Socket>();
@@ -109,6 +113,7 @@ export async function startFaultProxy(target: string, initial: FaultPlan, opts: 
     const permanent = plan.permanent?.find((p) => (!p.method || p.method === method) && new RegExp(p.path).test(path));
     if (permanent) return "permanent";
     if (plan.only && !new RegExp(plan.only).test(`${method} ${path}`)) return undefined;
+    if (plan.limit !== undefined && injected >= plan.limit) return undefined;
     const draws: [FaultKind, number | undefined][] = [
       ["error5xx", plan.error5xx],
       ["reset", plan.reset],
@@ -118,7 +123,10 @@ export async function startFaultProxy(target: string, initial: FaultPlan, opts: 
     ];
     for (const [kind, share] of draws) {
       const r = random();
-      if (share && r < share) return kind;
+      if (share && r < share) {
+        injected++;
+        return kind;
+      }
     }
     return undefined;
   };
@@ -208,6 +216,7 @@ export async function startFaultProxy(target: string, initial: FaultPlan, opts: 
     setPlan(next) {
       plan = next;
       random = seeded(next.seed ?? 1);
+      injected = 0;
       startedAt = Date.now();
     },
     close: () =>

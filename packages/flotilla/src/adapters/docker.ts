@@ -158,7 +158,12 @@ export async function pushImage(
   const { repo } = splitImageName(repository);
   const registry = new OciRegistry({ host: auth.serveraddress, username: auth.username, password: auth.password });
   const localId = (await image.inspect()).Id;
-  return withRetry(() => pushOnce(docker, image, repository, tag, auth), {
+  let attempts = 0;
+  const once = () => {
+    attempts++;
+    return pushOnce(docker, image, repository, tag, auth);
+  };
+  return withRetry(once, {
     retries: opts.retries ?? 4,
     baseMs: opts.baseMs ?? 1000,
     shouldRetry: async (err) => {
@@ -175,6 +180,12 @@ export async function pushImage(
     },
     onRetry: (err, attempt) =>
       opts.onRetry?.(`push of ${repository}:${tag} failed (attempt ${attempt}): ${(err as Error).message}; retrying`),
+  }).catch((err: Error) => {
+    // Name the registry and the request: the daemon's own message can be as short as "EOF".
+    const tries = attempts > 1 ? ` (${attempts} attempts)` : "";
+    throw Object.assign(new Error(`docker push ${repository}:${tag} to ${auth.serveraddress} failed${tries}: ${err.message}`), {
+      cause: err,
+    });
   });
 }
 
