@@ -2,7 +2,10 @@ import { HttpError } from "./http-error.ts";
 
 // libnpmpublish and npm-registry-fetch load on first write (they cost ~0.2 s of startup, and a
 // no-op run never writes).
-const npmPublish = async (...args: Parameters<typeof import("libnpmpublish").publish>) => (await import("libnpmpublish")).publish(...args);
+// Both CommonJS: read through `.default` (module.exports), which Node and the bundle both give; a
+// named export of import() is Node's guess, which esbuild's chunks do not make (scripts/bundle.ts).
+const npmPublish = async (...args: Parameters<typeof import("libnpmpublish").publish>) =>
+  (await import("libnpmpublish")).default.publish(...args);
 const npmFetch = async (url: string, opts: Record<string, unknown>) => {
   const mod = (await import("npm-registry-fetch")) as unknown as { default: (u: string, o: unknown) => Promise<unknown> };
   return mod.default(url, opts);

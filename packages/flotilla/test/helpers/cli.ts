@@ -2,7 +2,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 
-export const FLOTILLA_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bin/flotilla.js");
+/** The CLI the tests run: tsc's (bin → dist/), or another entry such as the bundle (FLOTILLA_TEST_BIN=packages/flotilla/bundle/flotilla.mjs). */
+export const FLOTILLA_BIN = process.env.FLOTILLA_TEST_BIN
+  ? path.resolve(process.env.FLOTILLA_TEST_BIN)
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bin/flotilla.js");
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 
 export interface CliResult {
@@ -15,9 +18,9 @@ export interface CliResult {
  * Runs the built `flotilla` binary as a user would (a real process, the built dist/). The
  * environment is cleared of GitHub/flotilla variables of the caller so tests see only `env`.
  */
-export async function runFlotilla(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
+export async function runFlotilla(args: string[], opts: { cwd: string; env?: Record<string, string>; bin?: string }): Promise<CliResult> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(GITHUB_|FLOTILLA_|NODE_AUTH_TOKEN|RUNNER_|CI$)/.test(k)));
-  const r = await execa(process.execPath, [FLOTILLA_BIN, ...args], {
+  const r = await execa(process.execPath, [opts.bin ?? FLOTILLA_BIN, ...args], {
     cwd: opts.cwd,
     env: { ...base, ...opts.env },
     extendEnv: false,

@@ -1,0 +1,154 @@
+/**
+ * Bundles the CLI and the GitHub Action into bundle/ (issue 12 item 6): start-up reads a few
+ * files instead of hundreds, and the action runs with no install or build in the user's job.
+ *
+ *   node scripts/bundle.ts [--outdir <dir>]    (pnpm --filter @flotilla/flotilla bundle)
+ *
+ * esbuild rather than rolldown: its ESM code splitting, CommonJS interop and `platform: node`
+ * handling have years of production use behind them, its API is a single call, and the bin
+ * files below are the same entries tsc's dist/ runs. Rolldown 1.x would do as well; nothing here
+ * depends on one or the other beyond this file.
+ *
+ * Output (every file next to the others, so `import.meta.url`-relative paths hold):
+ *   flotilla.mjs         the CLI (bin/flotilla.js)
+ *   action.mjs           the action (bin/action.js)
+ *   generator-proxy.mjs  the changelog generator apply-release-plan loads by path (src/version/)
+ *   <name>-<hash>.mjs    chunks: each `await import()` in the code stays a lazily loaded file, so
+ *                        `plan` never parses dockerode, libnpmpublish or Octokit
+ *   node_modules/@changesets/changelog-git/  changesets' default generator, resolved by path
+ *                        (createRequire) when the workspace has no @changesets/cli of its own
+ *   THIRD-PARTY-LICENSES.txt  the licences of the bundled packages
+ *
+ * One difference from Node: `await import("cjs-package")` gives only `default` (module.exports) in
+ * the bundle, where Node also guesses named exports; src/ reads CommonJS packages through `.default`.
+ *
+ * Not bundled: turbo (a platform binary; flotilla runs the workspace's own, see tools.ts) and
+ * ssh2's native helpers (cpu-features, sshcrypto.node), which ssh2 loads in a try/catch and
+ * replaces with JavaScript when absent.
+ */
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+
+const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const outdirArg = process.argv.indexOf("--outdir");
+const outdir = outdirArg > 0 ? path.resolve(process.argv[outdirArg + 1]!) : path.join(pkgDir, "bundle");
+const pkg = JSON.parse(readFileSync(path.join(pkgDir, "package.json"), "utf8")) as { engines: { node: string } };
+
+/** The bin files import tsc's output (`../dist/x.js`); the bundle takes the sources they came from. */
+const fromSources: esbuild.Plugin = {
+  name: "dist-to-src",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/dist\// }, (args) => ({
+      path: path.join(pkgDir, "src", args.path.slice("../dist/".length).replace(/\.js$/, ".ts")),
+    }));
+  },
+};
+
+/** jsonc-parser's "main" is a UMD build whose require() calls esbuild cannot follow; its "module" build is the same code. */
+const jsoncAsModule: esbuild.Plugin = {
+  name: "jsonc-parser-esm",
+  setup(build) {
+    build.onResolve({ filter: /^jsonc-parser$/ }, (args) =>
+      build.resolve("jsonc-parser/lib/esm/main.js", { kind: args.kind, resolveDir: args.resolveDir }),
+    );
+  },
+};
+
+const common: esbuild.BuildOptions = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: `node${pkg.engines.node.replace(/^>=/, "")}`,
+  sourcemap: "linked",
+  // Bundled CommonJS (npm's and Docker's clients) calls require() for Node's built-ins and reads
+  // __dirname (ssh2's WebAssembly loader); an ES module has neither, so each output file gets
+  // them. `define` renames only the free __dirname/__filename, never a module's own variable.
+  banner: {
+    js: [
+      'import { createRequire as __flotillaCreateRequire } from "node:module";',
+      'import { fileURLToPath as __flotillaFileURLToPath } from "node:url";',
+      "const require = __flotillaCreateRequire(import.meta.url);",
+      "const __flotillaFilename = __flotillaFileURLToPath(import.meta.url);",
+      'const __flotillaDirname = __flotillaFileURLToPath(new URL(".", import.meta.url));',
+    ].join("\n"),
+  },
+  define: { __dirname: "__flotillaDirname", __filename: "__flotillaFilename" },
+  logLevel: "warning",
+};
+
+rmSync(outdir, { recursive: true, force: true });
+
+const result = await esbuild.build({
+  ...common,
+  entryPoints: [
+    { in: path.join(pkgDir, "bin/flotilla.js"), out: "flotilla" },
+    { in: path.join(pkgDir, "bin/action.js"), out: "action" },
+    { in: path.join(pkgDir, "src/version/generator-proxy.ts"), out: "generator-proxy" },
+  ],
+  outdir,
+  splitting: true,
+  chunkNames: "[name]-[hash]",
+  outExtension: { ".js": ".mjs" },
+  external: ["cpu-features", "*.node"],
+  plugins: [fromSources, jsoncAsModule],
+  metafile: true,
+});
+
+// changesets' default generator, where createRequire(bundle/…) finds it (changelog-generator.ts).
+const generatorDir = path.join(outdir, "node_modules/@changesets/changelog-git");
+const generator = await esbuild.build({
+  ...common,
+  banner: {},
+  define: {},
+  entryPoints: [resolveFromPackage("@changesets/changelog-git")],
+  outfile: path.join(generatorDir, "index.mjs"),
+  metafile: true,
+});
+const generatorPkg = JSON.parse(readFileSync(path.join(packageRoot("@changesets/changelog-git"), "package.json"), "utf8")) as {
+  version: string;
+};
+writeFileSync(
+  path.join(generatorDir, "package.json"),
+  `${JSON.stringify({ name: "@changesets/changelog-git", version: generatorPkg.version, type: "module", exports: "./index.mjs" }, null, 2)}\n`,
+);
+
+writeFileSync(path.join(outdir, "THIRD-PARTY-LICENSES.txt"), licences([result.metafile, generator.metafile]));
+
+const files = readdirSync(outdir).filter((f) => f.endsWith(".mjs"));
+const size = files.reduce((n, f) => n + readFileSync(path.join(outdir, f)).length, 0);
+console.log(`bundle/: ${files.length} files, ${(size / 1024).toFixed(0)} KiB of JavaScript`);
+
+function resolveFromPackage(specifier: string): string {
+  return createRequire(path.join(pkgDir, "package.json")).resolve(specifier);
+}
+
+function packageRoot(name: string): string {
+  return path.join(pkgDir, "node_modules", name);
+}
+
+/** One notice per bundled package (name@version and its licence file), as their licences require. */
+function licences(metafiles: esbuild.Metafile[]): string {
+  const roots = new Map<string, string>();
+  for (const m of metafiles)
+    for (const input of Object.keys(m.inputs)) {
+      const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+      if (match) roots.set(match[1]!, match[1]!);
+    }
+  const out: string[] = [];
+  for (const root of [...roots.keys()].sort()) {
+    const dir = path.resolve(root);
+    const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as {
+      name: string;
+      version: string;
+      license?: string;
+    };
+    const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)/i.test(f));
+    out.push(
+      `${manifest.name}@${manifest.version} (${manifest.license ?? "see its licence"})\n\n${file ? readFileSync(path.join(dir, file), "utf8").trim() : "(no licence file in the package)"}\n`,
+    );
+  }
+  return `${[...new Set(out)].join(`\n${"-".repeat(72)}\n\n`)}`;
+}
