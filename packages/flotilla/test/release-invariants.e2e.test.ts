@@ -89,6 +89,20 @@ async function endState(p: Prepared) {
 }
 
 describe("release invariants end to end", () => {
+  it("github.latest naming no package of the workspace → exit 2 naming the field, nothing done", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, origin } = releasableWorkspace([{ name: `@${s}/a`, version: "1.0.0" }], {
+      "flotilla.config.json": { github: { latest: "@nope/x" } },
+    });
+    const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env: envFor(tb) });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('flotilla.config.json: github.latest: "@nope/x" is not a releasable package of this workspace');
+    expect(r.stderr).toContain(`fix: name one of: @${s}/a; or false for no Latest`);
+    expect(remoteTagNames(origin)).toEqual([]);
+    expect(await packument(tb, `@${s}/a`)).toBeNull();
+  });
+
   it("tags a killed run left local are pushed once their package's artifacts exist, then released at the release commit", async () => {
     const tb = testbed();
     const s = uniqueScope();

@@ -50,6 +50,7 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   const started = Date.now();
   const { log } = opts;
   const discovered = await discover(opts);
+  checkLatestConfig(discovered);
   await warnPendingChangesets(discovered, log);
   const diffed = await preflightAndDiff(discovered, opts);
   const { ctx } = diffed;
@@ -78,6 +79,21 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   } finally {
     await lock?.release();
   }
+}
+
+/** `github.latest` must name a package of the workspace (else no release would ever be Latest, silently). */
+function checkLatestConfig(ctx: ReleaseContext): void {
+  const name = ctx.config.github.latest;
+  if (typeof name !== "string" || ctx.workspace.byName.has(name)) return;
+  throw new InputError([
+    {
+      code: "CONFIG_LATEST_UNKNOWN",
+      ...(ctx.config.file ? { file: path.relative(ctx.rootDir, ctx.config.file) } : {}),
+      field: "github.latest",
+      message: `${JSON.stringify(name)} is not a releasable package of this workspace`,
+      hint: `name one of: ${ctx.workspace.packages.map((p) => p.name).join(", ")}; or false for no Latest`,
+    },
+  ]);
 }
 
 /** Every plan is checked against SPEC §5a before anything runs: a violation is a bug, exit 1. */
@@ -209,6 +225,7 @@ async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
         })
     : [];
   const sha = await headCommit(ctx.rootDir);
+  const readGit = ctx.stages.has("git") && ctx.config.git.tags;
   const state = await observeState({
     rootDir: ctx.rootDir,
     ...(sha ? { sha } : {}),
@@ -216,7 +233,9 @@ async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
     npmPackages,
     images,
     imageTagKinds: ctx.config.images.tags,
-    readGit: ctx.stages.has("git") && ctx.config.git.tags,
+    readGit,
+    // No origin (allowed with git.push false): there is nothing to ask, so no `git ls-remote`.
+    readRemoteTags: readGit && (await originUrl(ctx.rootDir)) !== undefined,
   });
   return planPublish({
     workspace: ctx.workspace,
