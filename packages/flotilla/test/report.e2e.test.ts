@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -86,5 +87,17 @@ describe("publish input known before any side effect → exit 2", () => {
     ]);
     for (const n of ["a", "b", "c"]) expect(await packument(tb, `@${s}/${n}`)).toBeNull();
     expect(remoteTagNames(origin)).toEqual([]);
+  });
+
+  it('no origin with "git": {"push": false}: the diff does not ask a remote that does not exist', async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }], {
+      "flotilla.config.json": { git: { push: false }, github: { releases: false } },
+    });
+    execFileSync("git", ["remote", "remove", "origin"], { cwd: dir });
+    const r = await runFlotilla(["publish", "--dry-run", "--skip-build"], { cwd: dir, env: envFor(tb) });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`create git tag @${s}/lib@1.0.0`);
   });
 });

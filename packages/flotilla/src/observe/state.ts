@@ -17,6 +17,8 @@ export async function observeState(input: {
   rootDir: string;
   npmPackages: { name: string; registry: NpmRegistry }[];
   readGit: boolean;
+  /** Ask origin for its tags (default: readGit); false where there is no origin to ask. */
+  readRemoteTags?: boolean;
   /** Image repositories to read, with the versions released into them. */
   images: { name: string; registry: OciRegistry; version: string }[];
   imageTagKinds: readonly ImageTagKind[];
@@ -38,7 +40,7 @@ export async function observeState(input: {
     images.set(img.name, { tags, digests });
   };
   const [remote, local, releases] = await Promise.all([
-    input.readGit ? remoteTags(input.rootDir) : Promise.resolve(new Map<string, string>()),
+    (input.readRemoteTags ?? input.readGit) ? remoteTags(input.rootDir) : Promise.resolve(new Map<string, string>()),
     input.readGit ? localTags(input.rootDir) : Promise.resolve(new Set<string>()),
     input.github
       ? input.github.releasesByTag().then((m) => new Set([...m.values()].flatMap((r) => coveredTags(r.tag, r.body))))
