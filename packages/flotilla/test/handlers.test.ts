@@ -1,0 +1,104 @@
+/**
+ * The handlers' own decisions, with in-memory stand-ins for the registry and GitHub (the real
+ * services are covered end to end): a version image tag is never rewritten, a combined release
+ * covers only what went out, every release names the release commit, a local tag elsewhere fails.
+ */
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import type { ReleaseContext } from "../src/context.ts";
+import { handlers, stepHandlers } from "../src/execute/handlers.ts";
+import type { StepOutcome } from "../src/execute/runner.ts";
+import type { Step } from "../src/plan/publish-plan.ts";
+import { tempDir } from "./helpers/fixtures.ts";
+
+const SHA = "c0ffee0000000000000000000000000000000000";
+
+function fakeCtx(opts: { digests?: Record<string, string>; rootDir?: string } = {}) {
+  const created: Record<string, unknown>[] = [];
+  const ctx = {
+    rootDir: opts.rootDir ?? "/nowhere",
+    imageAuth: {},
+    ociRegistries: new Map([["reg.test", { digest: async (_repo: string, tag: string) => opts.digests?.[tag] ?? null }]]),
+    github: {
+      createRelease: async (input: Record<string, unknown>) => {
+        created.push(input);
+        return `https://github.test/r/${String(input.tag)}`;
+      },
+    },
+  } as unknown as ReleaseContext;
+  return { ctx, created };
+}
+const noDocker = async () => {
+  throw new Error("the daemon must not be asked");
+};
+
+describe("handlers", () => {
+  it("image-build-push: a version tag already on the registry is never rebuilt or rewritten; its digest is the outcome", async () => {
+    const { ctx } = fakeCtx({ digests: { "1.4.0": "sha256:theirs" } });
+    const out = await handlers["image-build-push"].run(
+      {
+        pkg: "web",
+        image: "reg.test/acme/web",
+        version: "1.4.0",
+        versionTag: "1.4.0",
+        context: "/x",
+        dockerfile: "Dockerfile",
+        buildArgs: {},
+        labels: {},
+        platform: null,
+      },
+      new Map(),
+      { ctx, packed: new Map(), docker: noDocker },
+    );
+    expect(out).toMatchObject({ status: "noop", result: { digest: "sha256:theirs" } });
+  });
+
+  it("github-release: names the release commit; a combined release covers only the tags whose steps ended well", async () => {
+    const { ctx, created } = fakeCtx();
+    const step: Step = {
+      id: "github-release:combined",
+      kind: "github-release",
+      deps: [],
+      after: ["git-tag:a", "git-tag:b"],
+      payload: {
+        tag: "a@1.0.0",
+        name: "",
+        commit: SHA,
+        body: "",
+        prerelease: false,
+        latest: true,
+        combined: [
+          { tag: "a@1.0.0", body: "- a", prerelease: false, requires: ["git-tag:a"] },
+          { tag: "b@2.0.0", body: "- b", prerelease: false, requires: ["git-tag:b"] },
+        ],
+      },
+    };
+    const deps = new Map<string, StepOutcome>([
+      ["git-tag:a", { status: "failed", error: "x" }],
+      ["git-tag:b", { status: "done" }],
+    ]);
+    const out = await stepHandlers({ ctx, packed: new Map(), docker: noDocker }).run(step, deps);
+    expect(out).toMatchObject({ status: "done", result: { url: "https://github.test/r/b@2.0.0", covers: ["b@2.0.0"] } });
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ tag: "b@2.0.0", targetCommitish: SHA, makeLatest: true });
+    expect(String(created[0]!.body)).not.toContain("a@1.0.0");
+  });
+
+  it("git-tag: a local tag at another commit fails with the fix, and nothing is pushed", async () => {
+    const dir = tempDir();
+    const git = (...a: string[]) => execFileSync("git", a, { cwd: dir, encoding: "utf8" }).trim();
+    git("init", "-q", "-b", "main");
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "one");
+    git("tag", "a@1.0.0");
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "two");
+    const head = git("rev-parse", "HEAD");
+    const { ctx } = fakeCtx({ rootDir: dir });
+    const out = await handlers["git-tag"].run({ tag: "a@1.0.0", commit: head, create: true, push: true }, new Map(), {
+      ctx,
+      packed: new Map(),
+      docker: noDocker,
+    });
+    expect(out.status).toBe("failed");
+    expect(out.error).toContain("git tag -d a@1.0.0");
+  });
+});
