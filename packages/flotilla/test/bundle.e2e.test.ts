@@ -96,6 +96,20 @@ describe("the bundled CLI", () => {
     expect(images[0]!.tags).toContain("1.0.0");
   });
 
+  it("a workspace with turbo.json but no turbo installed is told to install it (exit 2): the bundle carries no turbo", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }], {
+      "package.json": { name: "fixture-root", private: true, packageManager: "pnpm@12.4.2" },
+      "turbo.json": { $schema: "https://turbo.build/schema.json", tasks: { build: {} } },
+    });
+    const r = await runFlotilla(["publish", "--dry-run"], { cwd: dir, env: envFor(tb), bin: cli() });
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toContain("turbo.json is present but turbo is not installed in the workspace");
+    expect(r.stderr).toContain("pnpm add -Dw turbo");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it("the action entry refuses a bad argument as the CLI does (exit 2, usage)", async () => {
     const r = await runFlotilla([], { cwd: bundleDir, bin: action(), env: { INPUT_COMMAND: "plan", INPUT_ARGS: "--nope" } });
     expect(r.exitCode).toBe(2);

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { InputError } from "../errors.ts";
 
 /**
  * External tools as data (STYLE 6): every pnpm/turbo/git invocation flotilla makes is built here
@@ -42,12 +43,25 @@ export const tools = {
   gitHead: (): Invocation => ["git", ["rev-parse", "HEAD"]],
 } as const;
 
-/** The workspace's own turbo when installed, else the one flotilla depends on. */
+/**
+ * The workspace's own turbo when installed, else the one flotilla depends on. The bundled CLI and
+ * the action carry no turbo (a platform binary): a workspace with turbo.json installs its own.
+ */
 export function turboBin(rootDir: string): string {
   const local = path.join(rootDir, "node_modules", ".bin", "turbo");
   if (existsSync(local)) return local;
-  const pkg = createRequire(import.meta.url).resolve("turbo/package.json");
-  return path.join(path.dirname(pkg), "bin", "turbo");
+  try {
+    return path.join(path.dirname(createRequire(import.meta.url).resolve("turbo/package.json")), "bin", "turbo");
+  } catch {
+    throw new InputError([
+      {
+        code: "TURBO_NOT_INSTALLED",
+        file: "turbo.json",
+        message: "turbo.json is present but turbo is not installed in the workspace (no node_modules/.bin/turbo)",
+        hint: "add it (pnpm add -Dw turbo) and run pnpm install before flotilla, or pass --skip-build",
+      },
+    ]);
+  }
 }
 
 export function show(inv: Invocation): string {
