@@ -169,7 +169,11 @@ export async function pushImage(
     shouldRetry: async (err) => {
       if (isTransient(err)) return true;
       const msg = (err as Error).message ?? "";
-      if (AUTH_PUSH.test(msg)) return (await registry.check()).ok;
+      if (AUTH_PUSH.test(msg)) {
+        // Permanent only when the registry itself refuses the credentials (not when it is down).
+        const c = await registry.check();
+        return c.ok || c.reason !== "credentials refused";
+      }
       return TRANSIENT_PUSH.test(msg);
     },
     settled: async () => {

@@ -1,0 +1,190 @@
+/**
+ * Faults on the wire (issue 11 item 3): the fault-injecting proxy stands in front of the OCI
+ * registry (the Docker daemon pushes through it too: the image registry name is the proxy's
+ * 127.0.0.1 port), Verdaccio and the GitHub stand-in. Transient faults → one run, exit 0, the
+ * end state complete (read behind the proxies). A permanent fault → exit 1 naming the service and
+ * the request; a rerun without it finishes. Few runs: each costs a full release.
+ */
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type FaultPlan, type FaultProxy, startFaultProxy } from "../../../tools/src/testbed/fault-proxy.ts";
+import { githubState, registerGithubRepo } from "../../../tools/src/testbed/index.ts";
+import { dockerClient, pushImage } from "../src/adapters/docker.ts";
+import { OciRegistry } from "../src/adapters/oci-registry.ts";
+import { REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
+import { gitCommitAll } from "./helpers/fixtures.ts";
+import { envFor, exampleRepo, packument, releasableWorkspace, remoteTagNames, testbed, uniqueScope } from "./helpers/testbed.ts";
+
+type Tb = ReturnType<typeof testbed>;
+const proxies: FaultProxy[] = [];
+afterEach(async () => {
+  await Promise.all(proxies.splice(0).map((p) => p.close()));
+});
+
+/** One proxy per service, and flotilla's environment pointing at them. */
+async function behindProxies(tb: Tb, plans: { registry: FaultPlan; npm: FaultPlan; github: FaultPlan }, repo: string) {
+  const registry = await startFaultProxy(tb.registry.url, plans.registry);
+  const npm = await startFaultProxy(tb.npm.url, plans.npm);
+  const github = await startFaultProxy(tb.github.url, plans.github);
+  proxies.push(registry, npm, github);
+  const env = envFor(tb, {
+    FLOTILLA_IMAGE_REGISTRY: registry.host,
+    FLOTILLA_NPM_REGISTRY: `${npm.url}/`,
+    GITHUB_API_URL: github.url,
+    GITHUB_REPOSITORY: repo,
+  });
+  return { registry, npm, github, env };
+}
+
+/**
+ * Mounts the base image's layers into `repos` directly in the registry (as on a registry that
+ * served this base image before). Through a proxy the daemon sees a registry it never pushed to,
+ * so it would upload the ~100 MB base again for each image; the faults under test are flotilla's
+ * to survive, not a bulk upload's.
+ */
+async function seedBaseLayers(tb: Tb, repos: string[]): Promise<void> {
+  const docker = await dockerClient({ DOCKER_HOST: tb.docker.host });
+  const base = `${tb.registry.host}/testbed/base`;
+  await docker.getImage(tb.docker.baseImage).tag({ repo: base, tag: "1" });
+  const auth = { username: tb.registry.username, password: tb.registry.password, serveraddress: tb.registry.host };
+  await pushImage(docker, base, "1", auth);
+  const basic = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+  const manifest = (await (
+    await fetch(`${tb.registry.url}/v2/testbed/base/manifests/1`, {
+      headers: { authorization: basic, accept: "application/vnd.docker.distribution.manifest.v2+json" },
+    })
+  ).json()) as { layers: { digest: string }[] };
+  for (const repo of repos)
+    for (const { digest } of manifest.layers) {
+      const res = await fetch(`${tb.registry.url}/v2/${repo}/blobs/uploads/?mount=${digest}&from=testbed/base`, {
+        method: "POST",
+        headers: { authorization: basic },
+      });
+      expect(res.status, `mount ${digest} into ${repo}`).toBe(201);
+    }
+}
+
+describe("faults on the wire", () => {
+  it("10% 503s, resets and lost answers on the OCI registry, npm registry and GitHub: one run, exit 0, everything released", async () => {
+    const tb = testbed();
+    const scope = uniqueScope();
+    const { dir, origin } = exampleRepo(scope);
+    execFileSync(path.join(REPO_ROOT, "node_modules/.bin/changeset"), ["version"], { cwd: dir });
+    execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
+    gitCommitAll(dir, "Version Packages");
+    const repo = `${scope}/examples`;
+    await registerGithubRepo(tb, scope, "examples", { remote: origin });
+    await seedBaseLayers(tb, [`${scope}/web`, `${scope}/api`]);
+
+    const transient = (seed: number, lost: number): FaultPlan => ({ seed, error5xx: 0.1, reset: 0.05, lostResponse: lost });
+    const { registry, npm, github, env } = await behindProxies(
+      tb,
+      // Lost answers where the adapters read the outcome before retrying (manifest writes, releases).
+      { registry: transient(11, 0.03), npm: transient(12, 0), github: transient(13, 0.1) },
+      repo,
+    );
+    const r = await runFlotilla(["publish", "--json"], { cwd: dir, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    // The faults did happen, on every service (else this test proves nothing).
+    for (const p of [registry, npm, github]) expect(p.counts().error5xx ?? 0, JSON.stringify(p.counts())).toBeGreaterThan(0);
+    expect((registry.counts().reset ?? 0) + (npm.counts().reset ?? 0) + (github.counts().reset ?? 0)).toBeGreaterThan(0);
+
+    // End state, read behind the proxies.
+    const versions = { tokens: "1.1.0", core: "1.2.1", ui: "0.4.1" } as const;
+    for (const [n, v] of Object.entries(versions)) {
+      const doc = await packument(tb, `@${scope}/${n}`);
+      expect(Object.keys(doc!.versions), n).toEqual([v]);
+      expect(doc!["dist-tags"].latest, n).toBe(v);
+    }
+    const tags = [`@${scope}/api@2.0.5`, `@${scope}/core@1.2.1`, `@${scope}/tokens@1.1.0`, `@${scope}/ui@0.4.1`, `@${scope}/web@1.4.0`];
+    expect(remoteTagNames(origin)).toEqual(tags.sort());
+    const reg = new OciRegistry({ host: tb.registry.host, username: tb.registry.username, password: tb.registry.password });
+    for (const [app, v, minor, major] of [
+      ["web", "1.4.0", "1.4", "1"],
+      ["api", "2.0.5", "2.0", "2"],
+    ] as const) {
+      const imageRepo = `${scope}/${app}`;
+      expect((await reg.tags(imageRepo)).sort()).toEqual([major, minor, v, "latest"].sort());
+      const digests = await Promise.all([v, minor, major, "latest"].map((t) => reg.digest(imageRepo, t)));
+      expect(new Set(digests).size, imageRepo).toBe(1);
+    }
+    const gh = (await githubState(tb, repo)).repos[repo]!;
+    expect(gh.releases.map((x) => x.tag_name).sort()).toEqual(tags.sort());
+    expect(gh.inventedTags).toEqual([]);
+
+    // Nothing left to do.
+    const again = await runFlotilla(["publish"], { cwd: dir, env: envFor(tb, { GITHUB_REPOSITORY: repo }) });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toContain("Nothing to release");
+  }, 480_000); // the daemon's own layer retries wait 5–20 s each: ~2–4 min on 2 cores
+
+  it("GitHub does the release but its answer is lost: the retry meets 422 already_exists, re-reads, one release", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, origin } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
+    const repo = `${s}/lost`;
+    await registerGithubRepo(tb, s, "lost", { remote: origin });
+    const { github, env } = await behindProxies(
+      tb,
+      { registry: {}, npm: {}, github: { lostResponse: 1, only: "^POST .*/releases$", limit: 1 } },
+      repo,
+    );
+    const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const posts = github.requests.filter((q) => q.method === "POST");
+    expect(posts.map((q) => [q.fault, q.status])).toEqual([
+      ["lostResponse", 201],
+      [undefined, 422],
+    ]);
+    const gh = (await githubState(tb, repo)).repos[repo]!;
+    expect(gh.releases.map((x) => x.tag_name)).toEqual([`@${s}/lib@1.0.0`]);
+  });
+
+  it("image push: a registry answering 503 on /v2/ (reported by the daemon as unauthorized) is retried; refused credentials are not", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    await seedBaseLayers(tb, [`${s}/x`]);
+    const proxy = await startFaultProxy(tb.registry.url, { error5xx: 1, only: "^GET /v2/$", limit: 2 });
+    proxies.push(proxy);
+    const docker = await dockerClient({ DOCKER_HOST: tb.docker.host });
+    const image = `${proxy.host}/${s}/x`;
+    await docker.getImage(tb.docker.baseImage).tag({ repo: image, tag: "1.0.0" });
+    const auth = { username: tb.registry.username, password: tb.registry.password, serveraddress: proxy.host };
+    const retries: string[] = [];
+    const digest = await pushImage(docker, image, "1.0.0", auth, { baseMs: 100, onRetry: (m) => retries.push(m) });
+    expect(proxy.counts().error5xx).toBe(2);
+    expect(retries.length).toBeGreaterThan(0);
+    expect(await new OciRegistry({ host: tb.registry.host, ...auth }).digest(`${s}/x`, "1.0.0")).toBe(digest);
+
+    const refused: string[] = [];
+    const bad = pushImage(docker, image, "1.0.0", { ...auth, password: "wrong" }, { baseMs: 100, onRetry: (m) => refused.push(m) });
+    await expect(bad).rejects.toThrow(new RegExp(`docker push ${image}:1.0.0 to ${proxy.host} failed: .*unauthorized`));
+    expect(refused).toEqual([]);
+  });
+
+  it("a permanent fault (GitHub answers 500 to every release) → exit 1 naming the service and the request; a rerun without it finishes", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, origin } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
+    const repo = `${s}/perm`;
+    await registerGithubRepo(tb, s, "perm", { remote: origin });
+    const { env } = await behindProxies(
+      tb,
+      { registry: {}, npm: {}, github: { permanent: [{ method: "POST", path: `/repos/${repo}/releases$`, status: 500 }] } },
+      repo,
+    );
+    const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout + r.stderr).toContain(`GitHub API: POST /repos/${repo}/releases: HTTP 500`);
+    expect((await githubState(tb, repo)).repos[repo]!.releases).toEqual([]);
+    expect(Object.keys((await packument(tb, `@${s}/lib`))!.versions)).toEqual(["1.0.0"]);
+
+    const rerun = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env: envFor(tb, { GITHUB_REPOSITORY: repo }) });
+    expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
+    const gh = (await githubState(tb, repo)).repos[repo]!;
+    expect(gh.releases.map((x) => x.tag_name)).toEqual([`@${s}/lib@1.0.0`]);
+    expect(gh.inventedTags).toEqual([]);
+    expect(remoteTagNames(origin)).toEqual([`@${s}/lib@1.0.0`]);
+  });
+});
