@@ -15,8 +15,7 @@
  *   generator-proxy.mjs  the changelog generator apply-release-plan loads by path (src/version/)
  *   <name>-<hash>.mjs    chunks: each `await import()` in the code stays a lazily loaded file, so
  *                        `plan` never parses dockerode, libnpmpublish or Octokit
- *   node_modules/@changesets/changelog-git/  changesets' default generator, resolved by path
- *                        (createRequire) when the workspace has no @changesets/cli of its own
+ *   node_modules/<name>/ the packages src/ resolves at run time with createRequire (below)
  *   THIRD-PARTY-LICENSES.txt  the licences of the bundled packages
  *
  * One difference from Node: `await import("cjs-package")` gives only `default` (module.exports) in
@@ -97,25 +96,51 @@ const result = await esbuild.build({
   metafile: true,
 });
 
-// changesets' default generator, where createRequire(bundle/…) finds it (changelog-generator.ts).
-const generatorDir = path.join(outdir, "node_modules/@changesets/changelog-git");
-const generator = await esbuild.build({
-  ...common,
-  banner: {},
-  define: {},
-  entryPoints: [resolveFromPackage("@changesets/changelog-git")],
-  outfile: path.join(generatorDir, "index.mjs"),
-  metafile: true,
-});
-const generatorPkg = JSON.parse(readFileSync(path.join(packageRoot("@changesets/changelog-git"), "package.json"), "utf8")) as {
-  version: string;
-};
-writeFileSync(
-  path.join(generatorDir, "package.json"),
-  `${JSON.stringify({ name: "@changesets/changelog-git", version: generatorPkg.version, type: "module", exports: "./index.mjs" }, null, 2)}\n`,
-);
+/**
+ * Packages src/ resolves at run time with createRequire(import.meta.url), not imports (esbuild
+ * leaves those calls alone): each is bundled into bundle/node_modules/<name>/, where Node's
+ * resolution from the bundle finds it. changelog-generator.ts: changesets' default generator;
+ * docker.ts: @balena/dockerignore. turbo stays out (a platform binary; tools.ts explains).
+ */
+const RUNTIME_RESOLVED = ["@changesets/changelog-git", "@balena/dockerignore"];
+const NOT_BUNDLED = ["turbo/package.json"];
 
-writeFileSync(path.join(outdir, "THIRD-PARTY-LICENSES.txt"), licences([result.metafile, generator.metafile]));
+const resolvedMetafiles: esbuild.Metafile[] = [];
+for (const name of RUNTIME_RESOLVED) {
+  const manifest = JSON.parse(readFileSync(path.join(packageRoot(name), "package.json"), "utf8")) as { version: string; type?: string };
+  const esm = manifest.type === "module";
+  const file = esm ? "index.mjs" : "index.cjs";
+  const dir = path.join(outdir, "node_modules", name);
+  const built = await esbuild.build({
+    ...common,
+    banner: {},
+    define: {},
+    format: esm ? "esm" : "cjs",
+    entryPoints: [resolveFromPackage(name)],
+    outfile: path.join(dir, file),
+    metafile: true,
+  });
+  resolvedMetafiles.push(built.metafile);
+  writeFileSync(
+    path.join(dir, "package.json"),
+    `${JSON.stringify({ name, version: manifest.version, ...(esm ? { type: "module" } : {}), exports: `./${file}` }, null, 2)}\n`,
+  );
+}
+
+// A new createRequire(import.meta.url) of a package in src/ would fail only where no node_modules
+// is above the bundle (the action): refuse to build until it is listed above.
+for (const f of readdirSync(outdir).filter((f) => f.endsWith(".mjs"))) {
+  for (const m of readFileSync(path.join(outdir, f), "utf8").matchAll(/createRequire\(import\.meta\.url\)(?:\.resolve)?\("([^"]+)"\)/g)) {
+    const specifier = m[1]!;
+    if (!RUNTIME_RESOLVED.includes(specifier) && !NOT_BUNDLED.includes(specifier)) {
+      throw new Error(
+        `${f}: createRequire(import.meta.url) of "${specifier}" is not bundled: add it to RUNTIME_RESOLVED in scripts/bundle.ts`,
+      );
+    }
+  }
+}
+
+writeFileSync(path.join(outdir, "THIRD-PARTY-LICENSES.txt"), licences([result.metafile, ...resolvedMetafiles]));
 
 const files = readdirSync(outdir).filter((f) => f.endsWith(".mjs"));
 const size = files.reduce((n, f) => n + readFileSync(path.join(outdir, f)).length, 0);
