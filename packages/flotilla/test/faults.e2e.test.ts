@@ -163,6 +163,22 @@ describe("faults on the wire", () => {
     expect(refused).toEqual([]);
   });
 
+  // (The npm registry is not taken down here: its preflight whoami retries once only, so a
+  // registry down for over ~0.5 s at the start is refused with exit 2, nothing changed.)
+  it("GitHub down for its first 1.5 s: the run waits it out, exit 0", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, origin } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
+    const repo = `${s}/down`;
+    await registerGithubRepo(tb, s, "down", { remote: origin });
+    const { github, env } = await behindProxies(tb, { registry: {}, npm: {}, github: { downMs: 1500 } }, repo);
+    const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(github.counts().down).toBeGreaterThan(0);
+    expect(Object.keys((await packument(tb, `@${s}/lib`))!.versions)).toEqual(["1.0.0"]);
+    expect((await githubState(tb, repo)).repos[repo]!.releases.map((x) => x.tag_name)).toEqual([`@${s}/lib@1.0.0`]);
+  });
+
   it("a permanent fault (GitHub answers 500 to every release) → exit 1 naming the service and the request; a rerun without it finishes", async () => {
     const tb = testbed();
     const s = uniqueScope();

@@ -46,7 +46,7 @@ export interface FaultPlan {
   /** Share of requests (default all, when `slowMs` is set) answered `slowMs` late. */
   slow?: number;
   slowMs?: number;
-  /** Every connection is dropped during the proxy's first `downMs` (the service is down). */
+  /** Every connection is dropped for `downMs` from the first one (the service is down when the client starts). */
   downMs?: number;
   /** Only requests whose "METHOD path" matches this regular expression (source) meet random faults. */
   only?: string;
@@ -76,7 +76,7 @@ export interface FaultProxy {
   requests: ProxiedRequest[];
   /** How many requests met each fault. */
   counts(): Partial<Record<FaultKind, number>>;
-  /** Replaces the plan (e.g. to lift a permanent fault); `downMs` counts from this call. */
+  /** Replaces the plan (e.g. to lift a permanent fault); `downMs` counts from the next connection. */
   setPlan(plan: FaultPlan): void;
   close(): Promise<void>;
 }
@@ -101,7 +101,8 @@ export async function startFaultProxy(target: string, initial: FaultPlan, opts: 
   if (!["127.0.0.1", "localhost", "[::1]"].includes(to.hostname)) throw new Error(`fault proxy: loopback targets only, not ${to.host}`);
   let plan = initial;
   let random = seeded(plan.seed ?? 1);
-  let startedAt = Date.now();
+  /** When the first connection came (under the current plan): `downMs` counts from it. */
+  let firstAt: number | undefined;
   /** Random faults injected under the current plan (for `limit`). */
   let injected = 0;
   const requests: ProxiedRequest[] = [];
@@ -192,7 +193,8 @@ export async function startFaultProxy(target: string, initial: FaultPlan, opts: 
   server.on("connection", (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    if (plan.downMs && Date.now() - startedAt < plan.downMs) {
+    firstAt ??= Date.now();
+    if (plan.downMs && Date.now() - firstAt < plan.downMs) {
       requests.push({ method: "-", path: "-", fault: "down" });
       socket.destroy();
     }
@@ -201,7 +203,6 @@ export async function startFaultProxy(target: string, initial: FaultPlan, opts: 
     server.once("error", reject);
     server.listen(opts.port ?? 0, "127.0.0.1", resolve);
   });
-  startedAt = Date.now();
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -217,7 +218,7 @@ export async function startFaultProxy(target: string, initial: FaultPlan, opts: 
       plan = next;
       random = seeded(next.seed ?? 1);
       injected = 0;
-      startedAt = Date.now();
+      firstAt = undefined;
     },
     close: () =>
       new Promise<void>((resolve) => {
