@@ -15,6 +15,7 @@ interface PlanJson {
   releases: {
     name: string;
     type: string;
+    newVersion: string;
     npm: unknown;
     image: { name: string } | null;
     imageReason: string | null;
@@ -33,6 +34,10 @@ async function planJson(dir: string, args: string[] = []): Promise<PlanJson> {
 }
 
 const DOCKERFILE = "FROM node:24-slim\n";
+
+/** Preloaded into `changeset status`: node's styleText made plain, as flotilla does while changesets runs. */
+const STYLE_TEXT_PLAIN =
+  'import util from "node:util"; import { syncBuiltinESMExports } from "node:module"; util.styleText = (_f, t) => String(t); syncBuiltinESMExports();';
 
 describe("corpus: flotilla plan where changeset status works", () => {
   it('packages without a version, and with "version": null, are unversioned and never released', async () => {
@@ -78,6 +83,50 @@ describe("corpus: flotilla plan where changeset status works", () => {
     expect(r.stderr).toContain(".changeset/bump.md");
     expect(r.stderr).toMatch(/no-version.*no valid version \(packages\/nv\/package\.json\)/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("a versioned package depending on a version-less one by link: (astro's fixtures): plan works where changesets 3 crashes", async () => {
+    const dir = makeWorkspace({
+      packages: [
+        { name: "@x/core", version: "1.0.0" },
+        {
+          name: "@x/demo",
+          version: "0.1.0",
+          private: true,
+          dependencies: { "@x/core": "workspace:^", "linked-lib": "link:../linked-lib" },
+        },
+      ],
+      changesets: { one: { "@x/core": "minor" } },
+      extra: { "packages/linked-lib/package.json": { name: "linked-lib", private: true } },
+    });
+    // changesets 3.0.3 colours its "must depend on the current version" warning with styleText,
+    // which throws on the missing version: `changeset status` itself fails here.
+    const plain = await execa(CHANGESET_BIN, ["status"], { cwd: dir, reject: false });
+    expect(plain.exitCode).not.toBe(0);
+    expect(`${plain.stdout}${plain.stderr}`).toContain('The "text" argument must be of type string');
+    const r = await runFlotilla(["plan"], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("changesets: 1 warning");
+    expect(r.stdout).toContain(
+      "changesets: Package @x/demo must depend on the current version of linked-lib: undefined vs link:../linked-lib",
+    );
+    // The same plan as changesets' own once the colouring cannot throw.
+    const out = path.join(tempDir(), "status.json");
+    const patched = await execa(CHANGESET_BIN, ["status", `--output=${out}`], {
+      cwd: dir,
+      reject: false,
+      env: { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(STYLE_TEXT_PLAIN)}` },
+    });
+    expect(patched.exitCode, patched.stderr).toBe(0);
+    const theirs = (
+      JSON.parse(readFileSync(out, "utf8")) as { releases: { name: string; type: string; newVersion: string | null }[] }
+    ).releases
+      .filter((x) => x.newVersion !== null)
+      .map(({ name, type, newVersion }) => ({ name, type, newVersion }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const ours = (await planJson(dir)).releases.map(({ name, type, newVersion }) => ({ name, type, newVersion }));
+    expect(ours).toEqual(theirs);
+    expect(ours).toContainEqual({ name: "@x/core", type: "minor", newVersion: "1.1.0" });
   });
 
   it("a version that is not semver is refused only where it would be released", async () => {
@@ -332,6 +381,33 @@ describe("corpus: flotilla plan where changeset status works", () => {
     expect((await planJson(dir)).warnings.length).toBe(n - 1);
     const wide = await runFlotilla(["plan"], { cwd: dir });
     expect(Math.max(...wide.stdout.split("\n").map((l) => l.length))).toBeGreaterThan(100);
+  });
+});
+
+describe("corpus: the plan table on a narrow terminal", () => {
+  it("long names beside long prerelease versions (wider than COLUMNS without artifacts): one unpadded line per row", async () => {
+    const packages: PkgSpec[] = Array.from({ length: 4 }, (_, i) => ({
+      name: `@some-long-scope/vite-plugin-playground-fixture-${i}`,
+      version: "5.20260820.0-alpha.1",
+      dir: `packages/p${i}`,
+    }));
+    packages.push({ name: "@x/short", version: "1.0.0", dir: "packages/short" });
+    const dir = makeWorkspace({
+      packages,
+      changesets: Object.fromEntries(packages.map((p, i) => [`c${i}`, { [p.name]: "patch" }])),
+    });
+    const rels = await expectSameAsChangesets(dir);
+    const r = await runFlotilla(["plan"], { cwd: dir, env: { COLUMNS: "80" } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    for (const l of r.stdout.split("\n")) expect(l.length, l).toBeLessThanOrEqual(80);
+    for (const rel of rels) expect(r.stdout).toContain(rel.name);
+    expect(r.stdout).toContain(
+      "@some-long-scope/vite-plugin-playground-fixture-0  patch\n    5.20260820.0-alpha.1 → 5.20260820.0  changeset",
+    );
+    expect(r.stdout).toMatch(/@x\/short {2}patch {2}1\.0\.0 → 1\.0\.1 {2}changeset\n {4}npm latest → npm\.pkg\.github\.com; git tag/);
+    // Wide terminals keep the aligned table.
+    const wide = await runFlotilla(["plan"], { cwd: dir, env: { COLUMNS: "200" } });
+    expect(wide.stdout).toMatch(/@x\/short {30,}patch/);
   });
 });
 

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
+import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
-import { inspect, stripVTControlCharacters } from "node:util";
+import util, { inspect, stripVTControlCharacters } from "node:util";
 import { assembleReleasePlan } from "@changesets/assemble-release-plan";
 import { readConfig } from "@changesets/config";
 import { parseChangesetFile } from "@changesets/parse";
@@ -156,12 +157,22 @@ async function captureConsole<T>(fn: () => Promise<T>, into: string[]): Promise<
     if (!into.includes(line)) into.push(line);
   };
   for (const m of methods) console[m] = collect;
+  // changesets 3 colours its warnings with node's styleText, which throws on `undefined`: the
+  // "must depend on the current version" warning about a package without a version (astro's
+  // link: fixtures) crashed the plan ("The "text" argument must be of type string"). Colours are
+  // stripped here anyway, so styleText is plain String() while changesets runs (the live ESM
+  // binding follows node:util through syncBuiltinESMExports).
+  const styleText = util.styleText;
+  util.styleText = ((_format: unknown, text: unknown) => String(text)) as typeof util.styleText;
+  syncBuiltinESMExports();
   try {
     return await fn();
   } finally {
     methods.forEach((m, i) => {
       console[m] = saved[i] as (typeof console)[typeof m];
     });
+    util.styleText = styleText;
+    syncBuiltinESMExports();
   }
 }
 

@@ -149,6 +149,9 @@ function table(header: string[], rows: (string | string[])[][], width?: number):
   const lead = widths.slice(0, -1).reduce((a, w) => a + w + 2, 0);
   const longestPart = Math.max(0, ...rows.flatMap((r) => [r.at(-1) ?? []].flat().map((p) => p.length)));
   const stacked = width !== undefined && width - lead < Math.min(longestPart, 40);
+  // Even without the last column the padded columns are wider than the terminal (44-character
+  // package names beside long prerelease versions, as in workers-sdk): one unpadded line per row.
+  if (stacked && lead - 2 > width) return compact(header, rows, width);
   const room = width === undefined ? Number.POSITIVE_INFINITY : stacked ? Math.max(20, width - STACK_INDENT) : width - lead;
   if (stacked) widths.pop();
   else widths[widths.length - 1] = Math.min(widths.at(-1) ?? 0, room);
@@ -171,6 +174,40 @@ function table(header: string[], rows: (string | string[])[][], width?: number):
     }
   }
   return out;
+}
+
+/**
+ * The narrowest layout: each row's leading cells on one line separated by two spaces (wrapped at
+ * spaces when still too long), its last column's parts on indented lines below; no padding.
+ */
+function compact(header: string[], rows: (string | string[])[][], width: number): string[] {
+  const out = [header.slice(0, -1).join("  "), "─".repeat(Math.min(width, header.slice(0, -1).join("  ").length))];
+  const room = Math.max(20, width - STACK_INDENT);
+  for (const row of rows) {
+    const cells = row.map((c) => (Array.isArray(c) ? c : [c]));
+    out.push(
+      ...wrapCells(
+        cells.slice(0, -1).map((c) => c.join("")),
+        width,
+      ),
+    );
+    for (const l of wrap(cells.at(-1) ?? [], room)) out.push(`${" ".repeat(STACK_INDENT)}${l}`);
+  }
+  return out;
+}
+
+/** Cells joined by two spaces; a cell that does not fit on the line starts the next one, indented. */
+function wrapCells(cells: string[], width: number): string[] {
+  const lines: string[] = [];
+  let cur = "";
+  for (const cell of cells) {
+    if (cur && cur.length + 2 + cell.length > width) {
+      lines.push(cur);
+      cur = `${" ".repeat(STACK_INDENT)}${cell}`;
+    } else cur = cur ? `${cur}  ${cell}` : cell;
+  }
+  lines.push(cur);
+  return lines;
 }
 
 /** Indent of the artifact lines under a row when they do not fit beside it. */
