@@ -384,6 +384,44 @@ describe("corpus: flotilla plan where changeset status works", () => {
   });
 });
 
+describe("corpus: version and publish say what they leave out", () => {
+  it("version shows changesets' warnings under the heading plan uses", async () => {
+    const dir = makeWorkspace({
+      packages: [
+        { name: "@x/core", version: "1.0.0" },
+        // A range the current version does not satisfy: changesets warns (and never rewrites it).
+        { name: "@x/old-user", version: "1.0.0", dependencies: { "@x/core": "^0.9.0" } },
+      ],
+      changesets: { one: { "@x/core": "minor" } },
+    });
+    const r = await runFlotilla(["version"], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /warning: changesets: 1 warning\n {2}changesets: Package @x\/old-user must depend on the current version of @x\/core: 1\.0\.0 vs \^0\.9\.0\n/,
+    );
+    expect(r.stdout).toContain("@x/core: 1.0.0 → 1.1.0");
+    expect(r.stderr).not.toContain("must depend");
+    expect(JSON.parse(readFileSync(path.join(dir, "packages/core/package.json"), "utf8")).version).toBe("1.1.0");
+  });
+
+  it("publish names the public packages it skips for want of a version, once", async () => {
+    const dir = makeWorkspace({
+      packages: [{ name: "@x/core", version: "1.0.0" }],
+      extra: {
+        "packages/no-version/package.json": { name: "@x/no-version" },
+        "packages/null-version/package.json": { name: "@x/null-version", version: null },
+        "packages/fixture/package.json": { name: "fixture", private: true },
+      },
+    });
+    const r = await runFlotilla(["publish", "--dry-run"], { cwd: dir });
+    const out = `${r.stdout}${r.stderr}`;
+    const line = 'warning: not released, no "version" in package.json: @x/no-version, @x/null-version (add one, or mark them private)';
+    expect(out).toContain(line);
+    expect(out.split(line).length).toBe(2);
+    expect(out).not.toMatch(/not released[^\n]*fixture/);
+  });
+});
+
 describe("corpus: the plan table on a narrow terminal", () => {
   it("long names beside long prerelease versions (wider than COLUMNS without artifacts): one unpadded line per row", async () => {
     const packages: PkgSpec[] = Array.from({ length: 4 }, (_, i) => ({

@@ -52,6 +52,12 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   const discovered = await discover(opts);
   checkLatestConfig(discovered);
   await warnPendingChangesets(discovered, log);
+  // Public packages without a version are skipped (never released): say so, once.
+  const unversioned = [...discovered.workspace.unversioned.values()]
+    .filter((u) => !u.private)
+    .map((u) => u.name)
+    .sort();
+  if (unversioned.length) log.warn(`not released, no "version" in package.json: ${unversioned.join(", ")} (add one, or mark them private)`);
   const diffed = await preflightAndDiff(discovered, opts);
   const { ctx } = diffed;
   let plan = checked(diffed.plan);

@@ -3,6 +3,7 @@ import { applyReleasePlan } from "@changesets/apply-release-plan";
 import { readChangesetsState } from "../changesets/release-plan.ts";
 import { type Env, loadConfig } from "../config/load.ts";
 import type { Logger } from "../report/log.ts";
+import { changesetsWarningLines } from "../report/plan-table.ts";
 import { watchGenerator } from "../version/changelog-generator.ts";
 import { runVersionHook } from "../version/hook.ts";
 import { refreshLockfile } from "../version/lockfile.ts";
@@ -16,6 +17,8 @@ export interface VersionOutcome {
   lockfileSkipped?: string;
   /** `version.command` ran (and succeeded). */
   versionCommand?: string;
+  /** What changesets' libraries printed while planning (as in `plan --json`). */
+  warnings: string[];
 }
 
 /**
@@ -28,12 +31,19 @@ export async function versionCommand(opts: { cwd: string; configPath?: string; e
   const config = await loadConfig(rootDir, { configPath: opts.configPath, env: opts.env });
   const ws = await discoverWorkspace(rootDir, config);
   const cs = await readChangesetsState(ws);
+  // Captured by readChangesetsState (never printed raw): shown as plan shows them, one heading.
+  if (cs.warnings.length) {
+    const [heading, ...rest] = changesetsWarningLines(cs.warnings, false, "`flotilla plan --verbose` lists all");
+    opts.log.warn(heading ?? "");
+    for (const l of rest) opts.log.raw(`${l}\n`);
+  }
+  const warnings = cs.warnings;
   const releases = cs.plan.releases
     .filter((r) => r.type !== "none" && r.newVersion && r.oldVersion)
     .map((r) => ({ name: r.name, oldVersion: r.oldVersion!, newVersion: r.newVersion! }));
   if (cs.plan.changesets.length === 0 && !cs.preState) {
     opts.log.info("No pending changesets: nothing to version.");
-    return { releases: [], changedFiles: [], lockfileRefreshed: false };
+    return { releases: [], changedFiles: [], lockfileRefreshed: false, warnings };
   }
   const generator = await watchGenerator(cs.config, rootDir, opts.env);
   let changedFiles: string[];
@@ -56,5 +66,6 @@ export async function versionCommand(opts: { cwd: string; configPath?: string; e
     lockfileRefreshed: lockfile?.status === "refreshed",
     ...(lockfile?.status === "skipped" && lockfile.reason !== "no pnpm-lock.yaml" ? { lockfileSkipped: lockfile.reason } : {}),
     ...(command ? { versionCommand: command } : {}),
+    warnings,
   };
 }

@@ -111,13 +111,20 @@ function notes(plan: Plan, verbose: boolean): string[] {
     out.push("");
     for (const note of plan.notes) out.push(`warning: ${note}`);
   }
-  if (plan.warnings.length) {
-    const n = plan.warnings.length;
-    out.push("", `changesets: ${n} warning${n === 1 ? "" : "s"}`);
-    const shown = verbose ? plan.warnings : plan.warnings.slice(0, WARNINGS_SHOWN);
-    for (const w of shown) out.push(`  changesets: ${w.replace(/\n/g, " ")}`);
-    if (shown.length < n) out.push(`  … ${n - shown.length} more (--verbose or --json shows all)`);
-  }
+  if (plan.warnings.length) out.push("", ...changesetsWarningLines(plan.warnings, verbose));
+  return out;
+}
+
+/**
+ * changesets' own warnings under one heading with their count (plan, version): the first few,
+ * or all when `verbose`, each prefixed so it is clear they come from changesets.
+ */
+export function changesetsWarningLines(warnings: string[], verbose: boolean, more = "--verbose or --json shows all"): string[] {
+  const n = warnings.length;
+  const out = [`changesets: ${n} warning${n === 1 ? "" : "s"}`];
+  const shown = verbose ? warnings : warnings.slice(0, WARNINGS_SHOWN);
+  for (const w of shown) out.push(`  changesets: ${w.replace(/\n/g, " ")}`);
+  if (shown.length < n) out.push(`  … ${n - shown.length} more (${more})`);
   return out;
 }
 
