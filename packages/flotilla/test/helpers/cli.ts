@@ -3,8 +3,10 @@ import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 
 /** The CLI the tests run: tsc's (bin → dist/), or another entry such as the bundle (FLOTILLA_TEST_BIN=packages/flotilla/bundle/flotilla.mjs). */
-export const FLOTILLA_BIN = process.env.FLOTILLA_TEST_BIN
-  ? path.resolve(process.env.FLOTILLA_TEST_BIN)
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: read by vitest, which turbo does not run.
+const testBin = process.env.FLOTILLA_TEST_BIN;
+export const FLOTILLA_BIN = testBin
+  ? path.resolve(testBin)
   : path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bin/flotilla.js");
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 
