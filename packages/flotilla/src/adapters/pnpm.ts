@@ -3,7 +3,7 @@ import { execa } from "execa";
 import pLimit from "p-limit";
 import * as tar from "tar";
 import { runBeforePack } from "../npm/lifecycle.ts";
-import { tools } from "./tools.ts";
+import { PNPM_ENV, tools } from "./tools.ts";
 
 export interface PackedPackage {
   name: string;
@@ -17,7 +17,7 @@ export interface PackedPackage {
  */
 export async function packWithPnpm(rootDir: string, names: string[], dest: string): Promise<Map<string, PackedPackage>> {
   const [cmd, args] = tools.pnpmPack(names, dest);
-  const r = await execa(cmd, args, { cwd: rootDir, reject: false, env: { npm_config_update_notifier: "false" } });
+  const r = await execa(cmd, args, { cwd: rootDir, reject: false, env: PNPM_ENV });
   const text = r.stdout.trim();
   let parsed: unknown;
   try {

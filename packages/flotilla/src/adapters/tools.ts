@@ -4,6 +4,13 @@ import path from "node:path";
 import { InputError } from "../errors.ts";
 
 /**
+ * Environment for every pnpm process flotilla starts: no update notice, and no switching to the
+ * root's `packageManager` pin — pnpm 12.4.2 cannot fetch most other versions that way
+ * (ERR_PNPM_BAD_CONFIG_DEP) and would fail a pack or a script run that needs no other pnpm.
+ */
+export const PNPM_ENV = { npm_config_update_notifier: "false", pnpm_config_manage_package_manager_versions: "false" } as const;
+
+/**
  * External tools as data (STYLE 6): every pnpm/turbo/git invocation flotilla makes is built here
  * as [command, args], so logs, dry runs and tests read the same table. Arguments are arrays,
  * never shell strings (SPEC §9).

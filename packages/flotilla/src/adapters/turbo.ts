@@ -1,6 +1,6 @@
 import { stripVTControlCharacters } from "node:util";
 import { execa } from "execa";
-import { type Invocation, tools, turboBin } from "./tools.ts";
+import { type Invocation, PNPM_ENV, tools, turboBin } from "./tools.ts";
 
 /**
  * turbo's remote-cache variables (TURBO_TOKEN, TURBO_TEAM, TURBO_API) pass through untouched;
@@ -8,7 +8,7 @@ import { type Invocation, tools, turboBin } from "./tools.ts";
  * 12.4.2 cannot fetch most other versions that way (ERR_PNPM_BAD_CONFIG_DEP) and would fail a
  * build that only runs package scripts.
  */
-const BUILD_ENV = { TURBO_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1", pnpm_config_manage_package_manager_versions: "false" };
+const BUILD_ENV = { TURBO_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1", ...PNPM_ENV };
 
 /** Runs one build-tool invocation in the workspace root; output streams to `out` as it comes. */
 export async function runStreaming(

@@ -93,7 +93,7 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
       })
       .option("--filter <name|glob>", "only these packages (repeatable)", collect)
       .addOption(new Option("--only <stage>", "only these stages (repeatable)").choices(STAGES).argParser(collectStage))
-      .option("--skip-build", "do not run the turbo build/test tasks")
+      .option("--skip-build", "do not run the build tasks (build.tasks: turbo, or pnpm without turbo.json)")
       .option("--allow-dirty", "allow uncommitted changes in the working tree");
 
   let exitCode = 0;

@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import type { Invocation } from "../adapters/tools.ts";
+import { type Invocation, PNPM_ENV } from "../adapters/tools.ts";
 
 /**
  * The scripts `pnpm publish` (pnpm 12) runs around packing and the registry write, in its order:
@@ -33,7 +33,7 @@ export async function runScript(dir: string, scripts: Scripts, name: string): Pr
     reject: false,
     all: true,
     stdin: "ignore",
-    env: { npm_config_update_notifier: "false", ...(companions ? { pnpm_config_enable_pre_post_scripts: "false" } : {}) },
+    env: { ...PNPM_ENV, ...(companions ? { pnpm_config_enable_pre_post_scripts: "false" } : {}) },
   });
   if (r.exitCode !== 0) {
     const tail = (r.all ?? "").trim().split("\n").slice(-15).join("\n");
