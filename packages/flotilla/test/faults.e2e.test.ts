@@ -77,11 +77,11 @@ describe("faults on the wire", () => {
     await registerGithubRepo(tb, scope, "examples", { remote: origin });
     await seedBaseLayers(tb, [`${scope}/web`, `${scope}/api`]);
 
-    const transient = (seed: number, lost: number): FaultPlan => ({ seed, error5xx: 0.1, reset: 0.05, lostResponse: lost });
+    const transient = (seed: number, lost: number): FaultPlan => ({ seed, error5xx: 0.1, reset: 0.03, lostResponse: lost });
     const { registry, npm, github, env } = await behindProxies(
       tb,
       // Lost answers where the adapters read the outcome before retrying (manifest writes, releases).
-      { registry: transient(11, 0.03), npm: transient(12, 0), github: transient(13, 0.1) },
+      { registry: transient(11, 0.02), npm: transient(12, 0), github: transient(13, 0.1) },
       repo,
     );
     const r = await runFlotilla(["publish", "--json"], { cwd: dir, env });

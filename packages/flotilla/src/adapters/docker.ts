@@ -131,7 +131,7 @@ const TRANSIENT_PUSH =
 const AUTH_PUSH = /unauthorized|authentication required|no basic auth credentials|denied/i;
 
 export interface PushOptions {
-  /** Extra attempts after the first (default 4). */
+  /** Extra attempts after the first (default 8: each attempt keeps the layers already up). */
   retries?: number;
   /** First pause, doubled each time (default 1 s). */
   baseMs?: number;
@@ -164,8 +164,9 @@ export async function pushImage(
     return pushOnce(docker, image, repository, tag, auth);
   };
   return withRetry(once, {
-    retries: opts.retries ?? 4,
+    retries: opts.retries ?? 8,
     baseMs: opts.baseMs ?? 1000,
+    maxMs: 8000,
     shouldRetry: async (err) => {
       if (isTransient(err)) return true;
       const msg = (err as Error).message ?? "";

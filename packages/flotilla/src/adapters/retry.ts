@@ -28,6 +28,8 @@ export interface RetryOptions<T> {
   retries?: number;
   /** First pause; doubled each time, with jitter (default 250 ms). */
   baseMs?: number;
+  /** Longest pause (default 10 s). */
+  maxMs?: number;
   /** Which errors are retried (default `isTransient`). */
   shouldRetry?: (err: unknown) => boolean | Promise<boolean>;
   /**
@@ -62,6 +64,7 @@ export function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions<T> = {}): 
     {
       retries: opts.retries ?? 3,
       minTimeout: opts.baseMs ?? 250,
+      maxTimeout: opts.maxMs ?? 10_000,
       factor: 2,
       randomize: true,
       shouldRetry: async ({ error, attemptNumber, retriesLeft }) => {
