@@ -223,6 +223,37 @@ describe("corpus: flotilla plan where changeset status works", () => {
     expect(r.stdout).toMatch(/@x\/tests\s+none\s+1\.0\.0\s+dependent\s+range update only/);
   });
 
+  it("many devDependency-only dependents (astro's fixtures): counted below the table, listed with --verbose", async () => {
+    const fixtures = Array.from({ length: 12 }, (_, i) => `fixture-${String(i).padStart(2, "0")}`);
+    const dir = makeWorkspace({
+      packages: [
+        { name: "@x/a", version: "1.0.0" },
+        { name: "@x/b", version: "1.0.0", dependencies: { "@x/a": "workspace:^" } },
+      ],
+      changesets: { one: { "@x/a": "minor" } },
+      extra: Object.fromEntries(
+        fixtures.map((f) => [
+          `packages/${f}/package.json`,
+          { name: f, version: "0.0.0", private: true, devDependencies: { "@x/a": "^1.0.0" } },
+        ]),
+      ),
+    });
+    const rels = await expectSameAsChangesets(dir);
+    expect(rels.filter((r) => r.type === "none").map((r) => r.name)).toEqual(fixtures);
+    const r = await runFlotilla(["plan"], { cwd: dir, env: { COLUMNS: "80" } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("1 release (+ 12 range updates only) from 1 changeset");
+    expect(r.stdout).toMatch(/@x\/a\s+minor\s+1\.0\.0 → 1\.1\.0/);
+    expect(r.stdout).not.toContain("fixture-00");
+    expect(r.stdout.replace(/\n {4}/g, " ")).toContain(
+      "12 range updates only, not listed: dependents whose dependency ranges `flotilla version` rewrites, with no release (--verbose lists them).",
+    );
+    for (const l of r.stdout.split("\n")) expect(l.length, l).toBeLessThanOrEqual(80);
+    const verbose = await runFlotilla(["plan", "--verbose"], { cwd: dir });
+    for (const f of fixtures) expect(verbose.stdout).toMatch(new RegExp(`${f}\\s+none\\s+0\\.0\\.0\\s+dependent\\s+range update only`));
+    expect((await planJson(dir)).releases.filter((x) => x.type === "none")).toHaveLength(12);
+  });
+
   it("a nested settings-only pnpm-workspace.yaml is not the root", async () => {
     const dir = makeWorkspace({
       packages: [{ name: "@x/a", version: "1.0.0" }],

@@ -7,6 +7,9 @@ export interface RenderOptions {
   verbose?: boolean;
 }
 
+/** Range-only rows (type "none") listed without --verbose; more are counted instead. */
+const RANGE_ROWS_SHOWN = 10;
+
 /** Warnings of changesets shown without --verbose; the rest are counted. */
 const WARNINGS_SHOWN = 3;
 
@@ -32,14 +35,24 @@ export function renderPlan(plan: Plan, opts: RenderOptions = {}): string {
         (plan.preMode ? ` (pre mode: ${plan.preMode.tag})` : ""),
       "",
     );
-    const rows = plan.releases.map((r) => [
+    // Hundreds of private fixtures can be range-only dependents (470 in astro, beside 14
+    // releases): past a few, they are counted below the table instead (--verbose lists them).
+    const collapsed = !opts.verbose && rangeOnly > RANGE_ROWS_SHOWN;
+    const listed = collapsed ? released : plan.releases;
+    const rows = listed.map((r) => [
       r.name,
       r.type,
       r.type === "none" ? r.oldVersion : `${r.oldVersion} → ${r.newVersion}`,
       r.reason,
       artifacts(r),
     ]);
-    lines.push(...table(["package", "bump", "version", "reason", "artifacts"], rows, opts.width));
+    if (rows.length) lines.push(...table(["package", "bump", "version", "reason", "artifacts"], rows, opts.width));
+    if (collapsed) {
+      lines.push(
+        ...(rows.length ? [""] : []),
+        `${rangeOnly} range updates only, not listed: dependents whose dependency ranges \`flotilla version\` rewrites, with no release (--verbose lists them).`,
+      );
+    }
     const images = plan.releases.filter((r) => r.image);
     if (images.length) {
       lines.push("", "Images:");
@@ -62,7 +75,7 @@ export function renderPlan(plan: Plan, opts: RenderOptions = {}): string {
   const width = opts.width;
   const out = width
     ? [
-        ...lines.slice(0, tableEnd).flatMap((l) => (l.startsWith("Owner unknown") ? wrapWords(l, width) : [l])),
+        ...lines.slice(0, tableEnd).flatMap((l) => (/^(Owner unknown|\d+ range updates only)/.test(l) ? wrapWords(l, width) : [l])),
         ...lines.slice(tableEnd).flatMap((l) => wrapWords(l, width)),
       ]
     : lines;
