@@ -10,6 +10,7 @@ import {
   type Stage,
   type Step,
   serializePlan,
+  setsDistTagApart,
 } from "../src/plan/publish-plan.ts";
 import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
 
@@ -76,6 +77,28 @@ describe("planPublish (pure)", () => {
     expect(byId.get("git-tag:a")!.payload).toMatchObject({ tag: "a@1.0.0", create: true, push: true });
     expect(byId.has("npm-publish:c")).toBe(false);
     expect(checkInvariants(plan)).toEqual([]);
+  });
+
+  it("the dist-tag is written again after the PUT only on GitHub Packages (it does not move latest itself)", () => {
+    expect(setsDistTagApart("https://npm.pkg.github.com/")).toBe(true);
+    expect(setsDistTagApart("https://npm.acme.ghe.com")).toBe(true);
+    expect(setsDistTagApart("https://ghes.example.com/_registry/npm/")).toBe(true);
+    expect(setsDistTagApart("https://registry.npmjs.org/")).toBe(false);
+    expect(setsDistTagApart("http://127.0.0.1:4873/")).toBe(false);
+    const publishOn = (registry: string) => {
+      const p = pkg("@acme/a", "1.0.0");
+      const plan = planPublish({
+        workspace: ws({ ...p, manifest: { ...p.manifest, publishConfig: { registry } } }),
+        config: config(),
+        tagPrivate: false,
+        state: state(),
+        stages: ALL,
+        imageNames: new Map(),
+      });
+      return plan.steps.find((s) => s.kind === "npm-publish")!.payload as { tag: string; distTag: string | null };
+    };
+    expect(publishOn("https://npm.pkg.github.com")).toMatchObject({ tag: "latest", distTag: "latest" });
+    expect(publishOn("http://127.0.0.1:4873/")).toMatchObject({ tag: "latest", distTag: null });
   });
 
   it("a version present without its dist-tag needs only the dist-tag; a newer latest is never moved back", () => {

@@ -4,6 +4,26 @@ import { HttpError } from "./http-error.ts";
 /** Without an answer in this time a GitHub request fails (and the retry plugin tries again). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
+/**
+ * GitHub's documented secondary limit for content-creating requests: at most 80 a minute and
+ * 500 an hour (REGISTRIES.md, GH-rate). The throttling plugin's own defaults are far slower for
+ * releases (one write a second, one notifying write — a release — every 3 s), which made the
+ * releases of a run the longest part of it; these limiters pace at the documented rate instead.
+ */
+export const CONTENT_WRITES = { perMinute: 80, perHour: 500 };
+
+/** A write limiter at that rate: one request at a time, 60/80 s apart, 500 a rolling hour at most. */
+function contentLimiter(Bottleneck: typeof import("bottleneck").default, id: string) {
+  return new Bottleneck.Group({
+    id,
+    maxConcurrent: 1,
+    minTime: Math.ceil(60_000 / CONTENT_WRITES.perMinute),
+    reservoir: CONTENT_WRITES.perHour,
+    reservoirRefreshAmount: CONTENT_WRITES.perHour,
+    reservoirRefreshInterval: 3_600_000,
+  });
+}
+
 export interface RepoRef {
   owner: string;
   repo: string;
@@ -33,10 +53,11 @@ export class GitHub {
   }
 
   static async create(opts: { token: string; baseUrl: string; ref: RepoRef; log?: (m: string) => void }): Promise<GitHub> {
-    const [{ Octokit }, { retry }, { throttling }] = await Promise.all([
+    const [{ Octokit }, { retry }, { throttling }, { default: Bottleneck }] = await Promise.all([
       import("@octokit/rest"),
       import("@octokit/plugin-retry"),
       import("@octokit/plugin-throttling"),
+      import("bottleneck"),
     ]);
     const Client = Octokit.plugin(retry, throttling);
     const octokit = new Client({
@@ -50,6 +71,9 @@ export class GitHub {
       },
       log: { debug: () => {}, info: () => {}, warn: (m: string) => opts.log?.(m), error: (m: string) => opts.log?.(m) },
       throttle: {
+        // A release passes both (it is a write that notifies): each paces at the documented rate.
+        write: contentLimiter(Bottleneck, "flotilla-write"),
+        notifications: contentLimiter(Bottleneck, "flotilla-notifications"),
         onRateLimit: (retryAfter: number, options: { method: string; url: string }, _o: unknown, retryCount: number) => {
           opts.log?.(`GitHub rate limit on ${options.method} ${options.url}: retrying in ${retryAfter} s`);
           return retryCount < 3;

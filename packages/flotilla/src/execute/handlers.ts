@@ -1,4 +1,5 @@
 import type Docker from "dockerode";
+import pLimit, { type LimitFunction } from "p-limit";
 import { buildImage, pushImage } from "../adapters/docker.ts";
 import { createTag, localTagCommit, pushTags } from "../adapters/git.ts";
 import { splitImageName } from "../adapters/oci-registry.ts";
@@ -24,6 +25,18 @@ type Handler<K extends Step["kind"]> = {
   run: (p: StepOf<K>["payload"], deps: ReadonlyMap<string, StepOutcome>, io: HandlerIO) => Promise<Outcome>;
 };
 const ok = (o: StepOutcome | undefined) => o?.status === "done" || o?.status === "noop";
+
+/**
+ * Image builds at once: as many as the daemon has CPUs (a classic build is CPU-bound on the
+ * daemon's side; more at once only share those CPUs and delay the first push), at least one.
+ * Pushes are not bounded here: they wait on the network, not the daemon's CPUs.
+ */
+let buildSlots: Promise<LimitFunction> | undefined;
+const buildLimit = (docker: Docker) =>
+  (buildSlots ??= docker.info().then(
+    (i: { NCPU?: number }) => pLimit(Math.max(1, Number(i.NCPU) || 1)),
+    () => pLimit(2),
+  ));
 
 /**
  * The side effects, one handler per step kind: everything a handler needs is in its payload,
@@ -70,14 +83,17 @@ export const handlers: { [K in Step["kind"]]: Handler<K> } = {
           result: { digest: existing },
         };
       const docker = await dockerClient();
-      await buildImage(docker, {
-        context: p.context,
-        dockerfile: p.dockerfile,
-        tag: `${p.image}:${p.versionTag}`,
-        buildArgs: p.buildArgs,
-        labels: { ...p.labels, "org.opencontainers.image.created": new Date().toISOString() },
-        ...(p.platform ? { platform: p.platform } : {}),
-      });
+      const slot = await buildLimit(docker);
+      await slot(() =>
+        buildImage(docker, {
+          context: p.context,
+          dockerfile: p.dockerfile,
+          tag: `${p.image}:${p.versionTag}`,
+          buildArgs: p.buildArgs,
+          labels: { ...p.labels, "org.opencontainers.image.created": new Date().toISOString() },
+          ...(p.platform ? { platform: p.platform } : {}),
+        }),
+      );
       // Checked again right before the push: the build took a while.
       const raced = await reg.digest(repo, p.versionTag);
       if (raced)

@@ -334,7 +334,7 @@ function stepsFor(units: ReleaseUnit[], input: PublishPlanInput): Step[] {
         registry: npm.registry,
         dir: u.pkg.dir,
         tag: promoteLast ? STAGING_TAG : npm.distTag,
-        distTag: promoteLast ? null : npm.distTag,
+        distTag: promoteLast || !setsDistTagApart(npm.registry) ? null : npm.distTag,
         access: config.npm.access ?? null,
       },
     });
@@ -479,6 +479,16 @@ function stepsFor(units: ReleaseUnit[], input: PublishPlanInput): Step[] {
   const latest = steps.find((s) => s.kind === "github-release" && s.payload.latest);
   if (latest) (latest as { after?: readonly string[] }).after = releaseIds.filter((id) => id !== latest.id);
   return steps;
+}
+
+/**
+ * Registries where a publish's own dist-tag is not enough: GitHub Packages (npm.pkg.github.com,
+ * GHEC's npm.<sub>.ghe.com, GHES's npm.<host> or <host>/_registry/npm/) does not move `latest`
+ * by itself (REGISTRIES A7), so the dist-tag is written again after the PUT. Elsewhere the PUT's
+ * `dist-tags` sets it, and a second write per package would only add a request (issue 12).
+ */
+export function setsDistTagApart(registry: string): boolean {
+  return /^https?:\/\/npm\.|\/_registry\/npm(\/|$)/.test(registry);
 }
 
 /** The plan as a file: JSON with its schema version (SPEC §11 fan-out reads it in another job). */
