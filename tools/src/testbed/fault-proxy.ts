@@ -106,7 +106,9 @@ export async function startFaultProxy(target: string, initial: FaultPlan, opts: 
   /** Random faults injected under the current plan (for `limit`). */
   let injected = 0;
   const requests: ProxiedRequest[] = [];
-  const agent = new http.Agent({ keepAlive: true });
+  // A fresh upstream connection per request: a pooled one the target closed while idle would
+  // fail the next request with a reset that is the proxy's, not an injected fault.
+  const agent = new http.Agent({ keepAlive: false });
   const sockets = new Set<import("node:net").Socket>();
 
   /** The fault a request meets (one draw per kind, in a fixed order, so the sequence is stable). */
@@ -167,7 +169,7 @@ export async function startFaultProxy(target: string, initial: FaultPlan, opts: 
     }
 
     const up = http.request(
-      { host: to.hostname.replace(/^\[|\]$/g, ""), port: to.port, method, path, headers: req.headers, agent },
+      { host: to.hostname.replace(/^\[|\]$/g, ""), port: to.port, method, path, headers: { ...req.headers, connection: "close" }, agent },
       (ures) => {
         entry.status = ures.statusCode;
         if (fault === "lostResponse") {
