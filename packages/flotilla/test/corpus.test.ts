@@ -21,7 +21,7 @@ interface PlanJson {
     imageReason: string | null;
     gitTag: string | null;
   }[];
-  unversioned: { name: string; dir: string; version?: unknown }[];
+  unversioned: { name: string; dir: string; version?: unknown; rangeUpdate?: true }[];
   dockerfilesIgnored: { name: string; reason: string }[];
   warnings: string[];
   changesets: string[];
@@ -57,9 +57,10 @@ describe("corpus: flotilla plan where changeset status works", () => {
     const rels = await expectSameAsChangesets(dir);
     expect(rels.map((r) => r.name)).toEqual(["@x/core", "@x/uses-core"]);
     const plan = await planJson(dir);
+    // Both depend on @x/core: changesets lists them as dependents (see the TanStack/query case).
     expect(plan.unversioned).toEqual([
-      { name: "fixture-a", dir: "packages/fixture-a" },
-      { name: "fixture-b", dir: "packages/fixture-b", version: null },
+      { name: "fixture-a", dir: "packages/fixture-a", rangeUpdate: true },
+      { name: "fixture-b", dir: "packages/fixture-b", version: null, rangeUpdate: true },
     ]);
     expect(plan.releases.every((r) => r.image === null)).toBe(true);
     const verbose = await runFlotilla(["plan", "--verbose"], { cwd: dir });
@@ -68,7 +69,54 @@ describe("corpus: flotilla plan where changeset status works", () => {
     expect(verbose.stdout).toContain('fixture-a (packages/fixture-a): no "version"');
     expect(verbose.stdout).toContain('fixture-b (packages/fixture-b): "version" is null');
     const short = await runFlotilla(["plan"], { cwd: dir });
-    expect(short.stdout).toContain("2 packages have no version and are never released (--verbose lists them).");
+    expect(short.stdout).toContain(
+      "2 packages have no version and are never released; 2 of them are dependents whose ranges `flotilla version` may rewrite (--verbose lists them).",
+    );
+  });
+
+  it("version-less dependents (TanStack/query's examples): the plan says version may rewrite their ranges, and it does", async () => {
+    const dir = makeWorkspace({
+      packages: [{ name: "@x/core", version: "1.0.0" }],
+      changesets: { one: { "@x/core": "minor" } },
+      extra: {
+        "packages/example-range/package.json": { name: "example-range", private: true, dependencies: { "@x/core": "^1.0.0" } },
+        "packages/example-ws/package.json": { name: "example-ws", private: true, dependencies: { "@x/core": "workspace:*" } },
+        "packages/example-none/package.json": { name: "example-none", private: true },
+      },
+    });
+    // changesets lists both dependents (bump "none", no version); flotilla's releases leave them out.
+    const status = path.join(tempDir(), "status.json");
+    await execa(CHANGESET_BIN, ["status", `--output=${status}`], { cwd: dir });
+    const listed = (JSON.parse(readFileSync(status, "utf8")) as { releases: { name: string; type: string; newVersion?: string }[] })
+      .releases;
+    expect(
+      listed
+        .filter((r) => r.type === "none" && r.newVersion == null)
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["example-range", "example-ws"]);
+    await expectSameAsChangesets(dir);
+    const plan = await planJson(dir);
+    expect(plan.unversioned).toEqual([
+      { name: "example-none", dir: "packages/example-none" },
+      { name: "example-range", dir: "packages/example-range", rangeUpdate: true },
+      { name: "example-ws", dir: "packages/example-ws", rangeUpdate: true },
+    ]);
+    const short = await runFlotilla(["plan"], { cwd: dir });
+    expect(short.stdout).toContain(
+      "3 packages have no version and are never released; 2 of them are dependents whose ranges `flotilla version` may rewrite (--verbose lists them).",
+    );
+    const verbose = await runFlotilla(["plan", "--verbose"], { cwd: dir });
+    expect(verbose.stdout).toContain(
+      'example-range (packages/example-range): no "version"; a dependent: `flotilla version` may rewrite its ranges',
+    );
+    expect(verbose.stdout).toContain('example-none (packages/example-none): no "version"\n');
+    // What the note announces: version rewrites the plain range (workspace:* stays as it is).
+    const v = await runFlotilla(["version"], { cwd: dir });
+    expect(v.exitCode, v.stderr).toBe(0);
+    const manifest = (rel: string) => JSON.parse(readFileSync(path.join(dir, rel, "package.json"), "utf8"));
+    expect(manifest("packages/example-range").dependencies).toEqual({ "@x/core": "^1.1.0" });
+    expect(manifest("packages/example-ws").dependencies).toEqual({ "@x/core": "workspace:*" });
   });
 
   it("a changeset that bumps a package without a version is exit 2 naming the changeset and the package", async () => {

@@ -43,8 +43,11 @@ export interface Plan {
   preMode: { tag: string } | null;
   changesets: string[];
   releases: PlannedRelease[];
-  /** Workspace packages without a usable version: never released. */
-  unversioned: { name: string; dir: string; version: unknown }[];
+  /**
+   * Workspace packages without a usable version: never released. `rangeUpdate`: changesets lists
+   * it as a dependent (bump "none"), so `flotilla version` may rewrite its dependency ranges.
+   */
+  unversioned: { name: string; dir: string; version: unknown; rangeUpdate?: true }[];
   /** Packages with a Dockerfile that is not released as an image, and why. */
   dockerfilesIgnored: { name: string; reason: string }[];
   /** What changesets' libraries printed while planning. */
@@ -79,6 +82,11 @@ export function buildPlan(input: {
   const { workspace, changesetsPlan, changesetsConfig, config, owner, facts } = input;
   const named = new Set(changesetsPlan.changesets.flatMap((c) => c.releases.filter((r) => r.type !== "none").map((r) => r.name)));
   const fixedMembers = new Set(changesetsConfig.fixed.flat());
+  // changesets lists version-less dependents with bump "none" and no version; `changeset version`
+  // rewrites their ranges (62 example apps in TanStack/query), so the plan says so.
+  const unversionedDependents = new Set(
+    changesetsPlan.releases.filter((r) => r.type === "none" && workspace.unversioned.has(r.name)).map((r) => r.name),
+  );
   const releases: PlannedRelease[] = [];
   for (const r of changesetsPlan.releases) {
     const pkg = workspace.byName.get(r.name);
@@ -136,7 +144,12 @@ export function buildPlan(input: {
     changesets: changesetsPlan.changesets.map((c) => c.id),
     releases,
     unversioned: [...workspace.unversioned.values()]
-      .map((u) => ({ name: u.name, dir: u.relDir, version: u.version }))
+      .map((u) => ({
+        name: u.name,
+        dir: u.relDir,
+        version: u.version,
+        ...(unversionedDependents.has(u.name) ? { rangeUpdate: true as const } : {}),
+      }))
       .sort((a, b) => a.name.localeCompare(b.name)),
     dockerfilesIgnored: workspace.packages.flatMap((p) => (p.dockerfileIgnored ? [{ name: p.name, reason: p.dockerfileIgnored }] : [])),
     warnings: input.warnings ?? [],

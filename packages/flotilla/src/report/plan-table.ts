@@ -106,13 +106,17 @@ function notes(plan: Plan, verbose: boolean): string[] {
       out.push("", `Unversioned, never released (${plan.unversioned.length}):`);
       for (const u of plan.unversioned)
         out.push(
-          `  ${u.name} (${u.dir}): ${u.version === null ? '"version" is null' : u.version === undefined ? 'no "version"' : `version ${JSON.stringify(u.version)}`}`,
+          `  ${u.name} (${u.dir}): ${u.version === null ? '"version" is null' : u.version === undefined ? 'no "version"' : `version ${JSON.stringify(u.version)}`}` +
+            (u.rangeUpdate ? "; a dependent: `flotilla version` may rewrite its ranges" : ""),
         );
     } else {
       const n = plan.unversioned.length;
+      const k = plan.unversioned.filter((u) => u.rangeUpdate).length;
       out.push(
         "",
-        `${n} package${n === 1 ? " has" : "s have"} no version and ${n === 1 ? "is" : "are"} never released (--verbose lists them).`,
+        `${n} package${n === 1 ? " has" : "s have"} no version and ${n === 1 ? "is" : "are"} never released` +
+          (k ? `; ${k} of them ${k === 1 ? "is a dependent" : "are dependents"} whose ranges \`flotilla version\` may rewrite` : "") +
+          " (--verbose lists them).",
       );
     }
   }
