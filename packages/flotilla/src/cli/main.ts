@@ -1,7 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { FlotillaError, formatProblem, InputError, type Problem } from "../errors.ts";
 import type { Stage, Step } from "../plan/publish-plan.ts";
-import { plainLogger } from "../report/log.ts";
+import { jsonEvents, jsonLines, jsonLogger } from "../report/events.ts";
+import { type Logger, plainLogger } from "../report/log.ts";
 import type { PublishResult } from "../report/result.ts";
 import { secretsFromEnv } from "../secrets.ts";
 
@@ -22,6 +23,7 @@ interface ReleaseOptions extends GlobalOptions {
   skipBuild?: boolean;
   allowDirty?: boolean;
   dryRun?: boolean;
+  logFormat?: "text" | "json";
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -57,7 +59,18 @@ const defaultIO: CliIO = {
 
 /** Parses argv, runs one command, prints, and returns the exit code (SPEC §4). */
 export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<number> {
-  const io = redacting(rawIO);
+  const redacted = redacting(rawIO);
+  // --log-format json: every stderr line is a JSON object; events and logs are written as such,
+  // any other text (errors, usage) is wrapped line by line. Read from argv so errors before or
+  // during parsing are wrapped too.
+  const logJson = logFormatOf(argv) === "json";
+  const io: CliIO = logJson ? { ...redacted, stderr: jsonLines(redacted.stderr) } : redacted;
+  const releaseLogger = (opts: ReleaseOptions): Logger =>
+    opts.logFormat === "json"
+      ? jsonLogger(redacted.stderr)
+      : plainLogger(opts.json ? io.stderr : io.stdout, { githubActions: io.env.GITHUB_ACTIONS === "true", redact: (s) => s });
+  const events = logJson ? jsonEvents(redacted.stderr) : undefined;
+  const started = Date.now();
   const verbose = argv.includes("--verbose");
   const program = new Command("flotilla")
     .description("Release a pnpm + Turborepo monorepo: npm packages, images, git tags, GitHub releases.")
@@ -94,6 +107,11 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
       .option("--filter <name|glob>", "only these packages (repeatable)", collect)
       .addOption(new Option("--only <stage>", "only these stages (repeatable)").choices(STAGES).argParser(collectStage))
       .option("--skip-build", "do not run the build tasks (build.tasks: turbo, or pnpm without turbo.json)")
+      .addOption(
+        new Option("--log-format <format>", "text, or json: one JSON event per line on stderr (step start/end, plan, lock, done)")
+          .choices(["text", "json"])
+          .default("text"),
+      )
       .option("--allow-dirty", "allow uncommitted changes in the working tree");
 
   let exitCode = 0;
@@ -110,8 +128,8 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
     .description("release every version in the workspace that is not yet released (npm, images, git tags, GitHub releases)")
     .option("--dry-run", "read the registries and print what would be done, without doing it")
     .action(async (opts: ReleaseOptions) => {
-      const log = plainLogger(opts.json ? io.stderr : io.stdout, { githubActions: io.env.GITHUB_ACTIONS === "true", redact: (s) => s });
-      const tty = io.isTTY && !opts.json && io.env.CI !== "true";
+      const log = releaseLogger(opts);
+      const tty = io.isTTY && !opts.json && io.env.CI !== "true" && !events;
       const { publishCommand } = await import("../commands/publish.ts");
       const { listrProgress } = tty ? await import("../report/tty.ts") : { listrProgress: undefined };
       const out = await publishCommand({
@@ -120,6 +138,7 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
         configPath: opts.config,
         env: io.env,
         log,
+        ...(events ? { events } : {}),
         ...(listrProgress ? { progress: (steps: Step[]) => listrProgress(steps, (t) => secretsFromEnv(io.env).redact(t)) } : {}),
       });
       if (opts.json) io.stdout(`${JSON.stringify(out.result, null, 2)}\n`);
@@ -131,9 +150,9 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
     .description('on the release branch: pending changesets → the "Version Packages" pull request; none → publish')
     .option("--dry-run", "read the registries and print what would be done (pull request or publish), without doing it")
     .action(async (opts: ReleaseOptions) => {
-      const log = plainLogger(opts.json ? io.stderr : io.stdout, { githubActions: io.env.GITHUB_ACTIONS === "true", redact: (s) => s });
+      const log = releaseLogger(opts);
       const { ciCommand } = await import("../commands/ci.ts");
-      const out = await ciCommand({ ...opts, cwd: opts.cwd, configPath: opts.config, env: io.env, log });
+      const out = await ciCommand({ ...opts, cwd: opts.cwd, configPath: opts.config, env: io.env, log, ...(events ? { events } : {}) });
       if (io.env.GITHUB_OUTPUT) {
         const core = await import("@actions/core");
         core.setOutput("hasChangesets", out.hasChangesets ? "true" : "false");
@@ -168,18 +187,22 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
     });
 
   const json = argv.includes("--json");
-  try {
-    await program.parseAsync(argv, { from: "user" });
-    return exitCode;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help and --version end here too, with exit code 0; commander already printed its message.
-      if (err.exitCode === 0) return 0;
-      if (json) printErrorDocument(io, 2, [{ code: "USAGE", message: err.message.replace(/^error: /, ""), fix: "see flotilla --help" }]);
-      return 2;
+  const code = await (async () => {
+    try {
+      await program.parseAsync(argv, { from: "user" });
+      return exitCode;
+    } catch (err) {
+      if (err instanceof CommanderError) {
+        // --help and --version end here too, with exit code 0; commander already printed its message.
+        if (err.exitCode === 0) return 0;
+        if (json) printErrorDocument(io, 2, [{ code: "USAGE", message: err.message.replace(/^error: /, ""), fix: "see flotilla --help" }]);
+        return 2;
+      }
+      return reportError(err, io, { verbose, json });
     }
-    return reportError(err, io, { verbose, json });
-  }
+  })();
+  events?.({ event: "done", exitCode: code, durationMs: Date.now() - started });
+  return code;
 }
 
 /** One problem of the `--json` error document (issue 8): absent fields are unknown. */
@@ -244,6 +267,13 @@ function reportError(err: unknown, io: CliIO, opts: { verbose: boolean; json: bo
       { code: "UNEXPECTED_ERROR", message: e.message, fix: "run again with --verbose for the stack trace, and report it" },
     ]);
   return 1;
+}
+
+/** The value of `--log-format` in argv (either `--log-format json` or `--log-format=json`). */
+function logFormatOf(argv: string[]): string | undefined {
+  const i = argv.findIndex((a) => a === "--log-format" || a.startsWith("--log-format="));
+  if (i < 0) return undefined;
+  return argv[i]!.includes("=") ? argv[i]!.split("=")[1] : argv[i + 1];
 }
 
 function indent(s: string): string {

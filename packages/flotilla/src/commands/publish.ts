@@ -18,6 +18,7 @@ import { observeState } from "../observe/state.ts";
 import { checkInvariants } from "../plan/invariants.ts";
 import { type PublishPlan, planPublish, type Step } from "../plan/publish-plan.ts";
 import { preflightChecks, publishCycles } from "../preflight.ts";
+import { type EmitEvent, stepEnded, stepStarted } from "../report/events.ts";
 import { writeGithubOutputs } from "../report/github.ts";
 import type { Logger } from "../report/log.ts";
 import { type PublishResult, summarize } from "../report/result.ts";
@@ -30,6 +31,8 @@ export interface PublishOptions extends CommonOptions {
   concurrency?: number;
   verbose?: boolean;
   log: Logger;
+  /** `--log-format json`: step and run events (report/events.ts). */
+  events?: EmitEvent;
   /** A live display of the steps (the terminal's task list); plain log lines when absent. */
   progress?: (steps: Step[]) => Promise<Progress>;
 }
@@ -61,6 +64,7 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   const diffed = await preflightAndDiff(discovered, opts);
   const { ctx } = diffed;
   let plan = checked(diffed.plan);
+  if (!opts.dryRun) planEvent(plan, opts);
   if (!plan.units.some((u) => u.hasWork)) {
     log.info("Nothing to release: every version is already released.");
     return finish(ctx, plan, new Map(), started, false);
@@ -70,10 +74,12 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
     return { ...(await finish(ctx, plan, outcomes, started, false, false)), dryRun: true };
   }
   const lock = await lockRelease(ctx, plan, opts);
+  if (lock) opts.events?.({ event: "lock", commit: plan.commit, waited: lock.waited });
   try {
     if (lock?.waited) {
       // Another run of this commit went first: what is left is read again from the registries.
       plan = checked(await diff(ctx));
+      planEvent(plan, opts);
       if (!plan.units.some((u) => u.hasWork)) {
         log.info("Nothing to release: every version was released by the run that held the lock.");
         return finish(ctx, plan, new Map(), started, false);
@@ -85,6 +91,10 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   } finally {
     await lock?.release();
   }
+}
+
+function planEvent(plan: PublishPlan, opts: PublishOptions): void {
+  opts.events?.({ event: "plan", releases: plan.units.filter((u) => u.hasWork).length, steps: plan.steps.length });
 }
 
 /** `github.latest` must name a package of the workspace (else no release would ever be Latest, silently). */
@@ -290,6 +300,7 @@ async function build(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOption
   const names = buildFilters(plan);
   const b = planBuild(ctx.rootDir, ctx.config.build.tasks, names);
   if (!b) return;
+  const started = Date.now();
   if (b.runner === "pnpm") opts.log.info("no turbo.json: building with pnpm's topological run (pnpm -r run)");
   for (const { title, invocation } of b.steps) {
     await opts.log.group(`${title} (${names.length} package${names.length === 1 ? "" : "s"})`, async () => {
@@ -297,6 +308,7 @@ async function build(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOption
       if (!r.ok) throw new ReleaseError(`${title} failed (exit ${r.exitCode}): nothing was published`);
     });
   }
+  opts.events?.({ event: "build", packages: names.length, durationMs: Date.now() - started });
 }
 
 async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<Map<string, StepOutcome>> {
@@ -304,11 +316,16 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
   const tmp = await mkdtemp(path.join(os.tmpdir(), "flotilla-pack-"));
   try {
     const toPack = packList(plan);
+    const packStarted = Date.now();
     const packed = toPack.length ? await log.group(`pnpm pack (${toPack.length})`, () => packEach(ctx.rootDir, toPack, tmp)) : new Map();
+    if (toPack.length) opts.events?.({ event: "pack", packages: toPack.length, durationMs: Date.now() - packStarted });
     const progress = opts.progress ? await opts.progress([...plan.steps]) : undefined;
     const outcomes = await runSteps(plan.steps, stepHandlers({ ctx, packed, docker: () => dockerClient(ctx.env) }), {
       concurrency: opts.concurrency ?? 8,
+      ...(opts.events ? { onStart: (step: Step) => opts.events!(stepStarted(step)) } : {}),
       onSettled: (step: Step, o: StepOutcome) => {
+        // Under --log-format json the end event carries the detail and the error: no text line as well.
+        if (opts.events) return opts.events(stepEnded(step, o));
         if (progress) return progress.settled(step, o);
         const what = describeStep(step);
         log.info(

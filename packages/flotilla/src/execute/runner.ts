@@ -41,7 +41,13 @@ const ok = (o: StepOutcome | undefined) => o?.status === "done" || o?.status ===
 export async function runSteps(
   steps: readonly Step[],
   handlers: StepHandlers,
-  opts: { concurrency: number; mode?: "run" | "describe"; onSettled?: (step: Step, outcome: StepOutcome) => void },
+  opts: {
+    concurrency: number;
+    mode?: "run" | "describe";
+    /** A step's handler is about to run (not called for skipped or described steps). */
+    onStart?: (step: Step) => void;
+    onSettled?: (step: Step, outcome: StepOutcome) => void;
+  },
 ): Promise<Map<string, StepOutcome>> {
   const limit = pLimit(Math.max(1, opts.concurrency));
   const byId = new Map(steps.map((s) => [s.id, s]));
@@ -60,6 +66,11 @@ export async function runSteps(
       }
       const bad = step.deps.filter((id) => byId.has(id) && !ok(depOutcomes.get(id)));
       let outcome: StepOutcome;
+      const settle = (o: StepOutcome) => {
+        outcomes.set(step.id, o);
+        opts.onSettled?.(step, o);
+        return o;
+      };
       if (describe) {
         outcome = { status: "planned", detail: handlers.describe(step) };
       } else if (bad.length > 0) {
@@ -69,18 +80,21 @@ export async function runSteps(
         const why = `${who} ${o.status === "failed" ? "failed" : "was skipped"}`;
         outcome = { status: "skipped", detail: isFloating(step) ? `waiting for the whole release: ${why}` : why };
       } else {
-        outcome = await limit(async () => {
+        // Settled inside the slot: a step's end is reported before the next step starts (the
+        // events of --log-format json come in the order things happened).
+        return limit(async () => {
           const started = Date.now();
+          opts.onStart?.(step);
+          let o: StepOutcome;
           try {
-            return { ...(await handlers.run(step, depOutcomes)), durationMs: Date.now() - started };
+            o = { ...(await handlers.run(step, depOutcomes)), durationMs: Date.now() - started };
           } catch (err) {
-            return { status: "failed" as const, error: (err as Error).message, cause: err, durationMs: Date.now() - started };
+            o = { status: "failed", error: (err as Error).message, cause: err, durationMs: Date.now() - started };
           }
+          return settle(o);
         });
       }
-      outcomes.set(step.id, outcome);
-      opts.onSettled?.(step, outcome);
-      return outcome;
+      return settle(outcome);
     })();
     running.set(step.id, p);
     return p;
