@@ -77,18 +77,27 @@ describe("faults on the wire", () => {
     await registerGithubRepo(tb, scope, "examples", { remote: origin });
     await seedBaseLayers(tb, [`${scope}/web`, `${scope}/api`]);
 
-    const transient = (seed: number, lost: number): FaultPlan => ({ seed, error5xx: 0.1, reset: 0.03, lostResponse: lost });
+    const transient = (seed: number, lost: number): FaultPlan => ({ seed, error5xx: 0.1, reset: 0.05, lostResponse: lost });
     const { registry, npm, github, env } = await behindProxies(
       tb,
       // Lost answers where the adapters read the outcome before retrying (manifest writes, releases).
-      { registry: transient(11, 0.02), npm: transient(12, 0), github: transient(13, 0.1) },
+      // Registry: every request but blob data (PATCH/PUT of an upload). A fault there makes the
+      // daemon re-send a whole layer, and after a failed cross-repo mount it uploads the ~100 MB
+      // base (see README, Not done yet).
+      {
+        // Seeds whose first draw is a 503: each service's first request fails, whatever the order.
+        registry: { ...transient(7, 0.02), only: "^(GET|HEAD|POST|DELETE) |^PUT .*/manifests/" },
+        npm: transient(19, 0),
+        github: transient(23, 0.1),
+      },
       repo,
     );
     const r = await runFlotilla(["publish", "--json"], { cwd: dir, env });
     expect(r.exitCode, r.stderr).toBe(0);
     // The faults did happen, on every service (else this test proves nothing).
     for (const p of [registry, npm, github]) expect(p.counts().error5xx ?? 0, JSON.stringify(p.counts())).toBeGreaterThan(0);
-    expect((registry.counts().reset ?? 0) + (npm.counts().reset ?? 0) + (github.counts().reset ?? 0)).toBeGreaterThan(0);
+    const broken = [registry, npm, github].reduce((n, p) => n + (p.counts().reset ?? 0) + (p.counts().lostResponse ?? 0), 0);
+    expect(broken).toBeGreaterThan(0);
 
     // End state, read behind the proxies.
     const versions = { tokens: "1.1.0", core: "1.2.1", ui: "0.4.1" } as const;
@@ -163,8 +172,8 @@ describe("faults on the wire", () => {
     expect(refused).toEqual([]);
   });
 
-  // (The npm registry is not taken down here: its preflight whoami retries once only, so a
-  // registry down for over ~0.5 s at the start is refused with exit 2, nothing changed.)
+  // (The npm registry is not taken down here: its preflight whoami gives up after ~2 s of
+  // retries, and a registry still down then is refused with exit 2, nothing changed.)
   it("GitHub down for its first 1.5 s: the run waits it out, exit 0", async () => {
     const tb = testbed();
     const s = uniqueScope();
