@@ -119,6 +119,19 @@ describe("corpus: flotilla plan where changeset status works", () => {
     expect(manifest("packages/example-ws").dependencies).toEqual({ "@x/core": "workspace:*" });
   });
 
+  it("two private test apps with one name (sveltejs/kit's build-error apps): plan works as changeset status does", async () => {
+    const dir = makeWorkspace({
+      packages: [{ name: "@x/core", version: "1.0.0" }],
+      changesets: { one: { "@x/core": "patch" } },
+      extra: {
+        "packages/app-one/package.json": { name: "copied-test-app", version: "0.0.1", private: true },
+        "packages/app-two/package.json": { name: "copied-test-app", version: "0.0.1", private: true },
+      },
+    });
+    const rels = await expectSameAsChangesets(dir);
+    expect(rels).toEqual([{ name: "@x/core", type: "patch", newVersion: "1.0.1" }]);
+  });
+
   it("a changeset that bumps a package without a version is exit 2 naming the changeset and the package", async () => {
     const dir = makeWorkspace({
       packages: [{ name: "@x/core", version: "1.0.0" }],
