@@ -126,6 +126,9 @@ export function createGithubStub(token: string, opts: { stateFile?: string } = {
       send(500, { message: (err as Error).message });
     }
   });
+  // Longer than clients keep idle sockets: a socket the stand-in closed just as a client reused
+  // it (the 5 s default, easily hit while `git` runs on a loaded machine) is a spurious reset.
+  server.keepAliveTimeout = 65_000;
   return server;
 }
 
