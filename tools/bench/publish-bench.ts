@@ -1,68 +1,41 @@
 /**
  * Benchmark: `changeset publish` (changesets 3.x, as users run it today) against
  * `flotilla publish --skip-build`, side by side in one invocation, on a generated workspace of
- * N packages published to the testbed's Verdaccio. Two scenarios:
+ * N packages published to the testbed's Verdaccio. Scenarios:
  *   first  — a first publish of all N packages (a fresh scope per run, so nothing exists yet);
+ *   floor  — the same: N tarballs packed beforehand (untimed), then only their PUTs with plain
+ *            libnpmpublish at flotilla's concurrency (8), no orchestration: what no tool can beat;
  *   noop   — a rerun when everything is already published.
- * Prints each median and the ratio changesets / flotilla. Not a test: figures, not assertions.
+ * Each flotilla run's peak memory (max RSS, /usr/bin/time) is reported too. `--n` takes a list
+ * (the scaling); changesets runs only at the sizes in `--changesets` (it takes ~45 s at 1,000).
+ * Prints medians and the ratios. Not a test: figures, not assertions.
  *
- *   node tools/bench/publish-bench.ts [--n 200] [--runs 3]
+ *   node tools/bench/publish-bench.ts [--n 50,200,1000] [--changesets 200,1000] [--runs 3]
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { createBareRemote } from "../src/testbed/git.ts";
+import { packWithPnpm, readPacked } from "../../packages/flotilla/src/adapters/pnpm.ts";
 import { startTestbed, stopTestbed, type Testbed } from "../src/testbed/index.ts";
+import { listArg, median, REPO_ROOT as root, runsArg } from "./common.ts";
+import { generateWorkspace } from "./workspace.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const N = arg("n", 200);
-const RUNS = arg("runs", 3);
+const SIZES = listArg("n", [200]);
+const CS_SIZES = new Set(listArg("changesets", SIZES));
+const RUNS = runsArg(3);
+const CONCURRENCY = 8; // flotilla's default --concurrency
 const CHANGESET = path.join(root, "node_modules/.bin/changeset");
 const FLOTILLA = path.join(root, "packages/flotilla/bin/flotilla.js");
+// libnpmpublish and p-limit are flotilla's dependencies, resolved from its package.
+const fromFlotilla = createRequire(path.join(root, "packages/flotilla/package.json"));
+const libnpmpublish = fromFlotilla("libnpmpublish") as typeof import("libnpmpublish");
+const { default: pLimit } = (await import(fromFlotilla.resolve("p-limit"))) as typeof import("p-limit");
+let N = 0;
 
-/** N packages in chains of up to 5 (`workspace:^`), committed, installed, with a bare origin. */
-function generate(tb: Testbed, scope: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), `bench-${scope}-`));
-  const w = (rel: string, content: string | object) => {
-    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    writeFileSync(path.join(dir, rel), typeof content === "string" ? content : `${JSON.stringify(content, null, 2)}\n`);
-  };
-  w("package.json", { name: "bench-root", private: true });
-  w("pnpm-workspace.yaml", "packages:\n  - packages/*\n");
-  // changesets 3 looks packages up with `pnpm info`, which reads the registry from here (PITFALLS 23).
-  w(".npmrc", `@${scope}:registry=${tb.npm.url}/\n`);
-  w(".gitignore", "node_modules/\n");
-  w(".changeset/config.json", { changelog: false, commit: false, access: "restricted", baseBranch: "main", format: false });
-  for (let i = 0; i < N; i++) {
-    const name = `@${scope}/pkg-${String(i).padStart(4, "0")}`;
-    const dep = i % 5 === 0 ? {} : { dependencies: { [`@${scope}/pkg-${String(i - 1).padStart(4, "0")}`]: "workspace:^" } };
-    w(`packages/pkg-${i}/package.json`, {
-      name,
-      version: "1.0.0",
-      main: "index.js",
-      publishConfig: { registry: `${tb.npm.url}/` },
-      ...dep,
-    });
-    w(`packages/pkg-${i}/index.js`, `module.exports = ${i};\n`);
-  }
-  execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
-  const git = (...a: string[]) => execFileSync("git", a, { cwd: dir, stdio: "pipe" });
-  git("init", "-q", "-b", "main");
-  git("config", "user.email", "bench@example.test");
-  git("config", "user.name", "bench");
-  git("add", "-A");
-  git("commit", "-q", "-m", "bench");
-  git("remote", "add", "origin", createBareRemote(path.join(dir, "..", `${path.basename(dir)}.git`)));
-  git("push", "-q", "origin", "main");
-  return dir;
-}
+const generate = (tb: Testbed, scope: string) => generateWorkspace(tb, scope, N);
 
 type Tool = "changesets" | "flotilla";
 
@@ -82,6 +55,9 @@ function userconfig(tb: Testbed): string {
   return userconfigFile;
 }
 
+/** Peak memory (KiB) of the last flotilla run, from /usr/bin/time. */
+let lastRssKiB = 0;
+
 async function run(tool: Tool, dir: string, tb: Testbed): Promise<number> {
   const t0 = performance.now();
   const r =
@@ -91,52 +67,102 @@ async function run(tool: Tool, dir: string, tb: Testbed): Promise<number> {
           reject: false,
           env: { NPM_CONFIG_USERCONFIG: userconfig(tb), npm_config_update_notifier: "false" },
         })
-      : await execa(process.execPath, [FLOTILLA, "publish", "--skip-build", "--only", "npm", "--only", "git"], {
-          cwd: dir,
-          reject: false,
-          env: { FLOTILLA_NPM_REGISTRY: `${tb.npm.url}/`, NODE_AUTH_TOKEN: tb.npm.token, GITHUB_REPOSITORY: "bench/bench" },
-        });
+      : await execa(
+          "/usr/bin/time",
+          ["-f", "MAXRSS %M", process.execPath, FLOTILLA, "publish", "--skip-build", "--only", "npm", "--only", "git"],
+          {
+            cwd: dir,
+            reject: false,
+            env: { FLOTILLA_NPM_REGISTRY: `${tb.npm.url}/`, NODE_AUTH_TOKEN: tb.npm.token, GITHUB_REPOSITORY: "bench/bench" },
+          },
+        );
   const ms = performance.now() - t0;
   if (r.exitCode !== 0)
     throw new Error(`${tool} failed (exit ${r.exitCode}):\n${String(r.stderr).slice(-2000)}\n${String(r.stdout).slice(-2000)}`);
+  if (tool === "flotilla") lastRssKiB = Number(/MAXRSS (\d+)/.exec(String(r.stderr))?.[1] ?? 0);
   return ms;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
+/**
+ * The floor: the workspace's N tarballs packed by pnpm (untimed), then only their PUTs, with
+ * libnpmpublish as any tool would call it, CONCURRENCY at once. Also returns the pack's time
+ * (one `pnpm pack` of all N), which flotilla spends inside its run.
+ */
+async function floor(dir: string, scope: string, tb: Testbed): Promise<{ putMs: number; packMs: number }> {
+  const dest = mkdtempSync(path.join(os.tmpdir(), "bench-floor-"));
+  const names = Array.from({ length: N }, (_, i) => `@${scope}/pkg-${String(i).padStart(4, "0")}`);
+  const p0 = performance.now();
+  const packed = await packWithPnpm(dir, names, dest);
+  const packMs = performance.now() - p0;
+  const tarballs = await Promise.all([...packed.values()].map((p) => readPacked(p.tarball)));
+  const limit = pLimit(CONCURRENCY);
+  const t0 = performance.now();
+  await Promise.all(
+    tarballs.map(({ manifest, data }) =>
+      limit(() =>
+        libnpmpublish.publish(manifest as never, data, {
+          registry: `${tb.npm.url}/`,
+          forceAuth: { token: tb.npm.token },
+          defaultTag: "latest",
+          access: "restricted",
+        } as never),
+      ),
+    ),
+  );
+  return { putMs: performance.now() - t0, packMs };
+}
 
 const { testbed: tb, started } = await startTestbed({ log: (s) => console.error(s) });
+const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 try {
-  console.log(`N = ${N} packages, ${RUNS} run(s) each, Node ${process.version}, Verdaccio ${tb.npm.url}\n`);
-  const times: Record<Tool, { first: number[]; noop: number[] }> = {
-    changesets: { first: [], noop: [] },
-    flotilla: { first: [], noop: [] },
-  };
-  const last: Record<Tool, string> = { changesets: "", flotilla: "" };
-  for (let i = 0; i < RUNS; i++) {
-    for (const tool of ["changesets", "flotilla"] as Tool[]) {
-      const dir = generate(tb, `${tool === "changesets" ? "cs" : "fl"}${Date.now().toString(36)}${i}`);
-      times[tool].first.push(await run(tool, dir, tb));
-      last[tool] = dir;
-      console.error(`  ${tool} first publish #${i + 1}: ${(times[tool].first.at(-1)! / 1000).toFixed(2)} s`);
+  console.log(
+    `${RUNS} run(s) each, Node ${process.version}, Verdaccio ${tb.npm.url}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}\n`,
+  );
+  const rows: string[] = [];
+  for (const n of SIZES) {
+    N = n;
+    const tools: Tool[] = CS_SIZES.has(n) ? ["changesets", "flotilla"] : ["flotilla"];
+    const times: Record<Tool, { first: number[]; noop: number[] }> = {
+      changesets: { first: [], noop: [] },
+      flotilla: { first: [], noop: [] },
+    };
+    const floors: { putMs: number; packMs: number }[] = [];
+    const rss: number[] = [];
+    const last: Record<Tool, string> = { changesets: "", flotilla: "" };
+    for (let i = 0; i < RUNS; i++) {
+      for (const tool of tools) {
+        const dir = generate(tb, `${tool === "changesets" ? "cs" : "fl"}${Date.now().toString(36)}${i}`);
+        times[tool].first.push(await run(tool, dir, tb));
+        if (tool === "flotilla") rss.push(lastRssKiB);
+        last[tool] = dir;
+        console.error(`  N=${n} ${tool} first publish #${i + 1}: ${fmt(times[tool].first.at(-1)!)}`);
+      }
+      const scope = `fo${Date.now().toString(36)}${i}`;
+      floors.push(await floor(generate(tb, scope), scope, tb));
+      console.error(`  N=${n} floor #${i + 1}: PUTs ${fmt(floors.at(-1)!.putMs)} (pack ${fmt(floors.at(-1)!.packMs)})`);
     }
-  }
-  for (let i = 0; i < RUNS; i++) {
-    for (const tool of ["changesets", "flotilla"] as Tool[]) {
-      times[tool].noop.push(await run(tool, last[tool], tb));
-      console.error(`  ${tool} no-op rerun #${i + 1}: ${(times[tool].noop.at(-1)! / 1000).toFixed(2)} s`);
+    for (let i = 0; i < RUNS; i++) {
+      for (const tool of tools) {
+        times[tool].noop.push(await run(tool, last[tool], tb));
+        if (tool === "flotilla") rss.push(lastRssKiB);
+        console.error(`  N=${n} ${tool} no-op rerun #${i + 1}: ${fmt(times[tool].noop.at(-1)!)}`);
+      }
     }
+    const fl = median(times.flotilla.first);
+    const put = median(floors.map((f) => f.putMs));
+    const cs = tools.includes("changesets") ? median(times.changesets.first) : NaN;
+    const csNoop = tools.includes("changesets") ? median(times.changesets.noop) : NaN;
+    const flNoop = median(times.flotilla.noop);
+    const r = (a: number, b: number) => (Number.isNaN(a) ? "—" : `${(a / b).toFixed(1)}×`);
+    rows.push(
+      `| ${n} | ${Number.isNaN(cs) ? "—" : fmt(cs)} | ${fmt(fl)} | ${r(cs, fl)} | ${fmt(put)} (pack ${fmt(median(floors.map((f) => f.packMs)))}) | ${(fl / put).toFixed(2)}× | ${Number.isNaN(csNoop) ? "—" : fmt(csNoop)} | ${fmt(flNoop)} | ${r(csNoop, flNoop)} | ${Math.round(Math.max(...rss) / 1024)} MiB |`,
+    );
   }
-  const row = (label: string, key: "first" | "noop") => {
-    const cs = median(times.changesets[key]);
-    const fl = median(times.flotilla[key]);
-    return `${label.padEnd(22)} ${(cs / 1000).toFixed(2).padStart(9)} s  ${(fl / 1000).toFixed(2).padStart(9)} s  ${(cs / fl).toFixed(1).padStart(6)}×`;
-  };
-  console.log(`${"scenario (median)".padEnd(22)} ${"changesets".padStart(11)}  ${"flotilla".padStart(11)}  ${"ratio".padStart(7)}`);
-  console.log(row("first publish", "first"));
-  console.log(row("no-op rerun", "noop"));
+  console.log(
+    "| N | first: changesets | first: flotilla | ratio | floor: PUTs only | flotilla / floor | no-op: changesets | no-op: flotilla | ratio | flotilla peak RSS |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const row of rows) console.log(row);
 } finally {
   if (started) await stopTestbed();
 }

@@ -1,0 +1,60 @@
+/**
+ * Profile of one `flotilla publish --skip-build --only npm --only git` first publish of N
+ * generated packages (the publish benchmark's workspace): each log line stamped with the time
+ * since start, and the phases summed (start-up and diff, pack, PUTs, tags).
+ *
+ *   node tools/bench/profile-publish.ts [--n 200]
+ */
+
+import path from "node:path";
+import { execa } from "execa";
+import { startTestbed, stopTestbed } from "../src/testbed/index.ts";
+import { numArg, REPO_ROOT } from "./common.ts";
+import { generateWorkspace } from "./workspace.ts";
+
+const N = numArg("n", 200);
+const CPU_PROF = process.argv.includes("--cpu-prof") ? process.argv[process.argv.indexOf("--cpu-prof") + 1] : undefined;
+const { testbed: tb, started } = await startTestbed({ log: (s) => console.error(s) });
+try {
+  const dir = generateWorkspace(tb, `pr${Date.now().toString(36)}`, N);
+  const t0 = performance.now();
+  const child = execa(
+    process.execPath,
+    [path.join(REPO_ROOT, "packages/flotilla/bin/flotilla.js"), "publish", "--skip-build", "--only", "npm", "--only", "git"],
+    {
+      cwd: dir,
+      reject: false,
+      all: true,
+      buffer: false,
+      env: {
+      FLOTILLA_NPM_REGISTRY: `${tb.npm.url}/`,
+      NODE_AUTH_TOKEN: tb.npm.token,
+      GITHUB_REPOSITORY: "bench/bench",
+      // --cpu-prof DIR: Node's CPU profile of the run (open it in Chrome's DevTools).
+      ...(CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF}` } : {}),
+    },
+    },
+  );
+  const stamps: [number, string][] = [];
+  let rest = "";
+  child.all!.on("data", (b: Buffer) => {
+    const parts = (rest + b.toString()).split("\n");
+    rest = parts.pop()!;
+    for (const l of parts) stamps.push([(performance.now() - t0) / 1000, l]);
+  });
+  const r = await child;
+  const total = (performance.now() - t0) / 1000;
+  const first = (re: RegExp) => stamps.find(([, l]) => re.test(l))?.[0] ?? NaN;
+  const lastOf = (re: RegExp) => stamps.filter(([, l]) => re.test(l)).at(-1)?.[0] ?? NaN;
+  for (const [t, l] of process.argv.includes("--all") ? stamps : stamps.filter((_, i) => i < 8 || i > stamps.length - 8)) console.log(`${t.toFixed(2).padStart(7)} s  ${l}`);
+  console.log(`\nexit ${r.exitCode}; N = ${N}; total ${total.toFixed(2)} s`);
+  console.log(`  start-up, preflight, diff: until "pnpm pack"   ${first(/pnpm pack/).toFixed(2)} s`);
+  console.log(`  pack: until the first publish                    ${(first(/published/) - first(/pnpm pack/)).toFixed(2)} s`);
+  console.log(`  publishes: first → last                          ${(lastOf(/published/) - first(/published/)).toFixed(2)} s`);
+  console.log(`  tags after the last publish                       ${(lastOf(/tagged/) - lastOf(/published/)).toFixed(2)} s`);
+  console.log(
+    `  after the last step (report, exit)               ${(total - Math.max(lastOf(/tagged/), lastOf(/published/))).toFixed(2)} s`,
+  );
+} finally {
+  if (started) await stopTestbed();
+}
