@@ -78,39 +78,24 @@ async function main() {
   const results: PointResult[] = [];
   console.log(`\n${"k".padStart(3)}  ${"killed after".padEnd(44)} reruns  identical  dups  rewritten  no work after  s`);
   for (const k of points) {
-    const started = Date.now();
-    const p = await preparedExamples();
-    const killed = await runKilledAfter(p, (_e, i) => i === k, { concurrency: CONCURRENCY });
-    const before = await imageDigests(p);
-    const again = await rerunUntilDone(p);
-    const got = await endState(p);
-    const after = await imageDigests(p);
-    const last = await runFlotilla(["publish", "--skip-build"], { cwd: p.dir, env: p.env });
-    const r: PointResult = {
-      k,
-      event: label(killed.events[k - 1] ?? killed.events.at(-1)),
-      killed: killed.killed,
-      reruns: again.ok ? again.runs : -1,
-      identical: false,
-      differences: again.ok ? differences(got, want) : ["never exited 0"],
-      duplicates: duplicates(await writes(p)),
-      rewritten: Object.keys(before).filter((t) => after[t] !== before[t]),
-      noWorkAfter: last.exitCode === 0 && last.stdout.includes("Nothing to release"),
-      seconds: Math.round((Date.now() - started) / 1000),
-    };
-    r.identical = r.differences.length === 0;
-    results.push(r);
-    console.log(
-      `${String(k).padStart(3)}  ${r.event.padEnd(44)} ${String(r.reruns).padStart(6)}  ${(r.identical ? "yes" : "NO").padEnd(9)}  ${String(r.duplicates.length).padStart(4)}  ${String(r.rewritten.length).padStart(9)}  ${(r.noWorkAfter ? "yes" : "NO").padEnd(13)}  ${r.seconds}`,
-    );
-    for (const d of [
-      ...r.differences.map((x) => `differs: ${x}`),
-      ...r.duplicates.map((x) => `written twice: ${x}`),
-      ...r.rewritten.map((x) => `rewritten: ${x}`),
-    ])
-      console.log(`       ${d}`);
-    if (!r.identical || r.duplicates.length || r.rewritten.length) console.log(`       (kept for inspection: ${p.dir})`);
-    else cleanup(p);
+    try {
+      results.push(await point(k, want));
+    } catch (err) {
+      // The testbed failed us (not flotilla): reported as such, the sweep goes on.
+      console.log(`${String(k).padStart(3)}  testbed error: ${(err as Error).message}`);
+      results.push({
+        k,
+        event: "(testbed error)",
+        killed: false,
+        reruns: -1,
+        identical: false,
+        differences: [`testbed error: ${(err as Error).message}`],
+        duplicates: [],
+        rewritten: [],
+        noWorkAfter: false,
+        seconds: 0,
+      });
+    }
   }
 
   const identical = results.filter((r) => r.identical).length;
@@ -123,6 +108,42 @@ async function main() {
   if (JSON_OUT) writeFileSync(JSON_OUT, `${JSON.stringify({ events: full.events, summary, results }, null, 2)}\n`);
   const ok = identical === results.length && dups === 0 && rewritten === 0 && noWork === results.length;
   process.exit(ok ? 0 : 1);
+}
+
+async function point(k: number, want: EndState): Promise<PointResult> {
+  const started = Date.now();
+  const p = await preparedExamples();
+  const killed = await runKilledAfter(p, (_e, i) => i === k, { concurrency: CONCURRENCY });
+  const before = await imageDigests(p);
+  const again = await rerunUntilDone(p);
+  const got = await endState(p);
+  const after = await imageDigests(p);
+  const last = await runFlotilla(["publish", "--skip-build"], { cwd: p.dir, env: p.env });
+  const r: PointResult = {
+    k,
+    event: label(killed.events[k - 1] ?? killed.events.at(-1)),
+    killed: killed.killed,
+    reruns: again.ok ? again.runs : -1,
+    identical: false,
+    differences: again.ok ? differences(got, want) : ["never exited 0"],
+    duplicates: duplicates(await writes(p)),
+    rewritten: Object.keys(before).filter((t) => after[t] !== before[t]),
+    noWorkAfter: last.exitCode === 0 && last.stdout.includes("Nothing to release"),
+    seconds: Math.round((Date.now() - started) / 1000),
+  };
+  r.identical = r.differences.length === 0;
+  console.log(
+    `${String(k).padStart(3)}  ${r.event.padEnd(44)} ${String(r.reruns).padStart(6)}  ${(r.identical ? "yes" : "NO").padEnd(9)}  ${String(r.duplicates.length).padStart(4)}  ${String(r.rewritten.length).padStart(9)}  ${(r.noWorkAfter ? "yes" : "NO").padEnd(13)}  ${r.seconds}`,
+  );
+  for (const d of [
+    ...r.differences.map((x) => `differs: ${x}`),
+    ...r.duplicates.map((x) => `written twice: ${x}`),
+    ...r.rewritten.map((x) => `rewritten: ${x}`),
+  ])
+    console.log(`       ${d}`);
+  if (!r.identical || r.duplicates.length || r.rewritten.length) console.log(`       (kept for inspection: ${p.dir})`);
+  else cleanup(p);
+  return r;
 }
 
 main().catch((err) => {

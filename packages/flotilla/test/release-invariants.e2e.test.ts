@@ -2,91 +2,31 @@
  * SPEC §5a end to end, against the testbed's real Verdaccio, registry, Docker daemon and bare
  * git remotes (GitHub through its stand-in): a failing package gets no tag and no release, two
  * racing runs of one commit end in one state, and a sampled SIGKILL sweep — kill the whole
- * process group after step boundary k, rerun once — ends where an uninterrupted run ends.
+ * process group right after a step event, rerun — ends where an uninterrupted run ends.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { appendFileSync, cpSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { githubState, registerGithubRepo } from "../../../tools/src/testbed/index.ts";
 import { OciRegistry } from "../src/adapters/oci-registry.ts";
-import { FLOTILLA_BIN, REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
-import { gitCommitAll, tempDir } from "./helpers/fixtures.ts";
+import { runFlotilla } from "./helpers/cli.ts";
+import { tempDir } from "./helpers/fixtures.ts";
 import {
-  envFor,
-  exampleRepo,
-  packument,
-  releasableWorkspace,
-  remoteTagNames,
-  testbed,
-  uniqueScope,
-  verdaccioRequests,
-} from "./helpers/testbed.ts";
-
-const PUBLIC = ["tokens", "core", "ui"];
-const APPS = ["web", "api"];
-
-/** examples/ after `changeset version`, built (so runs use --skip-build), with its own GitHub repository. */
-async function preparedExamples(tweak?: (dir: string) => void) {
-  const tb = testbed();
-  const scope = uniqueScope();
-  const { dir, origin } = exampleRepo(scope);
-  execFileSync(path.join(REPO_ROOT, "node_modules/.bin/changeset"), ["version"], { cwd: dir });
-  execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
-  tweak?.(dir);
-  gitCommitAll(dir, "Version Packages");
-  execFileSync("pnpm", ["-r", "--silent", "run", "build"], { cwd: dir, stdio: "ignore" });
-  const repo = `repo-${scope}`;
-  await registerGithubRepo(tb, "acme", repo, { remote: origin });
-  const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, encoding: "utf8" }).trim();
-  return { tb, scope, dir, origin, repo, commit, env: envFor(tb, { GITHUB_REPOSITORY: `acme/${repo}` }) };
-}
-type Prepared = Awaited<ReturnType<typeof preparedExamples>>;
-
-/** Tag → the commit it points at, on origin (annotated tags peeled). */
-function originTags(origin: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of execFileSync("git", ["ls-remote", "--tags", origin], { encoding: "utf8" }).split("\n").filter(Boolean)) {
-    const [sha, ref] = line.split("\t") as [string, string];
-    const name = ref.replace("refs/tags/", "");
-    if (name.endsWith("^{}")) out[name.slice(0, -3)] = sha;
-    else out[name] ??= sha;
-  }
-  return out;
-}
-
-/** What a user sees after a release, with the scope replaced by "S" so runs in different scopes compare. */
-async function endState(p: Prepared) {
-  const norm = (s: string) => s.replaceAll(p.scope, "S");
-  const npm: Record<string, unknown> = {};
-  for (const n of PUBLIC) {
-    const doc = await packument(p.tb, `@${p.scope}/${n}`);
-    npm[n] = doc ? { versions: Object.keys(doc.versions).sort(), distTags: doc["dist-tags"] } : null;
-  }
-  const reg = new OciRegistry({ host: p.tb.registry.host, username: p.tb.registry.username, password: p.tb.registry.password });
-  const images: Record<string, unknown> = {};
-  for (const app of APPS) {
-    const repo = `${p.scope}/${app}`;
-    const tags = (await reg.tags(repo)).sort();
-    const digests = await Promise.all(tags.map((t) => reg.digest(repo, t)));
-    // Runs in different scopes build different images: what must hold is that every tag of an app names one image.
-    images[app] = { tags, oneDigest: new Set(digests).size <= 1 };
-  }
-  const tags = Object.fromEntries(
-    Object.entries(originTags(p.origin)).map(([t, sha]) => [norm(t), sha === p.commit ? "release commit" : sha]),
-  );
-  const gh = (await githubState(p.tb, `acme/${p.repo}`)).repos[`acme/${p.repo}`]!;
-  const releases = gh.releases
-    .map((r) => ({
-      tag: norm(r.tag_name),
-      name: norm(r.name ?? ""),
-      prerelease: r.prerelease,
-      latest: r.make_latest,
-      target: r.target_commitish === p.commit,
-    }))
-    .sort((a, b) => a.tag.localeCompare(b.tag));
-  return { npm, images, tags, releases, invented: gh.inventedTags.length };
-}
+  duplicates,
+  type EndState,
+  endState,
+  nth,
+  originTags,
+  type Prepared,
+  PUBLIC,
+  preparedExamples,
+  rerunUntilDone,
+  runKilledAfter,
+  type SweepEvent,
+  writes,
+} from "./helpers/sweep.ts";
+import { envFor, packument, releasableWorkspace, remoteTagNames, testbed, uniqueScope, verdaccioRequests } from "./helpers/testbed.ts";
 
 describe("release invariants end to end", () => {
   it("github.latest naming no package of the workspace → exit 2 naming the field, nothing done", async () => {
@@ -189,64 +129,84 @@ describe("release invariants end to end", () => {
   });
 });
 
-describe("a sampled SIGKILL sweep: kill the process group after step boundary k, rerun once, compare with an uninterrupted run", () => {
-  let want: Awaited<ReturnType<typeof endState>>;
-  beforeAll(async () => {
-    const reference = await preparedExamples();
-    const ok = await runFlotilla(["publish", "--skip-build"], { cwd: reference.dir, env: reference.env });
-    expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
-    want = await endState(reference);
-    expect(want.releases.filter((x) => x.latest === "true")).toHaveLength(1);
-  }, 300_000);
+/**
+ * SIGKILL right after a `--log-format json` event, rerun until exit 0, compare with an
+ * uninterrupted run (the full sweep over every event is tools/sweep/kill-sweep.ts). A handful of
+ * points — an npm publish, mid image build, a tag push, a release — and a run started while
+ * another is mid-way, all in parallel (each in its own scope and repository) to keep CI short.
+ */
+describe("a sampled SIGKILL sweep at step boundaries, and a run started while another is mid-way", () => {
+  const end = (kind: string) => (e: SweepEvent) => e.event === "end" && e.kind === kind;
+  const start = (kind: string) => (e: SweepEvent) => e.event === "start" && e.kind === kind;
+  const POINTS: [string, (e: SweepEvent) => boolean][] = [
+    ["the first npm publish ended", nth(end("npm-publish"), 1)],
+    ["an image build started", nth(start("image-build-push"), 1)],
+    ["the second tag was pushed", nth(end("git-tag"), 2)],
+    ["the first GitHub release was created", nth(end("github-release"), 1)],
+  ];
+  let reference: Promise<EndState>;
+  const killed = new Map<string, Promise<{ p: Prepared; killed: boolean; reruns: Awaited<ReturnType<typeof rerunUntilDone>> }>>();
+  let race: Promise<{ p: Prepared; first: { exitCode: number | null }; second: Awaited<ReturnType<typeof runFlotilla>> }>;
 
-  // [the log line that marks the boundary, which occurrence]: npm, image, tag+push, release boundaries.
-  it.each([
-    [/ published @/, 1],
-    [/built and pushed/, 1],
-    [/tagged .* and pushed it/, 1],
-    [/tagged .* and pushed it/, 3],
-    [/GitHub release /, 1],
-    [/GitHub release /, 4],
-  ] as [RegExp, number][])(
-    "after %s #%i",
-    async (line, nth) => {
+  beforeAll(() => {
+    reference = (async () => {
       const p = await preparedExamples();
-      expect(await runUntil(p, line, nth), `${line} #${nth} never appeared`).toBe(true);
-      const again = await runFlotilla(["publish", "--skip-build"], { cwd: p.dir, env: p.env });
-      expect(again.exitCode, again.stdout + again.stderr).toBe(0);
-      expect(await endState(p)).toEqual(want);
+      const ok = await runFlotilla(["publish", "--skip-build"], { cwd: p.dir, env: p.env });
+      expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
+      return endState(p);
+    })();
+    for (const [name, stop] of POINTS) {
+      killed.set(
+        name,
+        (async () => {
+          const p = await preparedExamples();
+          const k = await runKilledAfter(p, stop);
+          return { p, killed: k.killed, reruns: await rerunUntilDone(p) };
+        })(),
+      );
+    }
+    race = (async () => {
+      const p = await preparedExamples();
+      const second = path.join(tempDir(), "clone");
+      cpSync(p.dir, second, { recursive: true, verbatimSymlinks: true });
+      let started: Promise<Awaited<ReturnType<typeof runFlotilla>>> | undefined;
+      const first = await runKilledAfter(p, () => false, {
+        onEvent: (e) => {
+          if (!started && e.event === "end" && e.kind === "npm-publish")
+            started = runFlotilla(["publish", "--skip-build"], { cwd: second, env: p.env });
+        },
+      });
+      expect(started, "the first run never published to npm").toBeDefined();
+      return { p, first, second: await started! };
+    })();
+    // Settled in the tests; a rejection here is reported there.
+    for (const x of [reference, race, ...killed.values()]) x.catch(() => {});
+  });
+
+  it.each(POINTS.map(([name]) => name))(
+    "killed right after %s: one rerun ends where an uninterrupted run ends, nothing written twice, nothing left to do",
+    async (name) => {
+      const { p, killed: wasKilled, reruns } = await killed.get(name)!;
+      expect(wasKilled, `the run ended before "${name}"`).toBe(true);
+      expect(reruns.ok, reruns.output).toBe(true);
+      expect(reruns.runs).toBe(1);
+      expect(await endState(p)).toEqual(await reference);
+      expect(duplicates(await writes(p))).toEqual([]);
       const rerun = await runFlotilla(["publish", "--skip-build"], { cwd: p.dir, env: p.env });
       expect(rerun.stdout).toContain("Nothing to release");
     },
     300_000,
   );
-});
 
-/** Runs publish in its own process group and SIGKILLs the whole group once `line` was printed `nth` times. */
-function runUntil(p: Prepared, line: RegExp, nth: number): Promise<boolean> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(GITHUB_|FLOTILLA_|NODE_AUTH_TOKEN|RUNNER_|CI$)/.test(k)));
-  const child = spawn(process.execPath, [FLOTILLA_BIN, "publish", "--skip-build", "--concurrency", "2"], {
-    cwd: p.dir,
-    env: { ...base, ...p.env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  return new Promise((resolve) => {
-    let seen = 0;
-    let buf = "";
-    let killed = false;
-    child.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split("\n");
-      buf = lines.pop()!;
-      for (const l of lines) {
-        if (!killed && line.test(l) && ++seen === nth) {
-          killed = true;
-          process.kill(-child.pid!, "SIGKILL");
-        }
-      }
-    });
-    child.stderr!.resume();
-    child.once("exit", () => resolve(killed));
-  });
-}
+  it("a second run started once the first has published to npm waits for it, then finds nothing left; one end state", async () => {
+    const { p, first, second } = await race;
+    expect(first.exitCode).toBe(0);
+    expect(second.exitCode, second.stdout + second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/another flotilla run is releasing commit [0-9a-f]{7} \(pid \d+ on [^)]+\): waiting for it/);
+    expect(second.stdout).toContain("Nothing to release: every version was released by the run that held the lock.");
+    expect(await endState(p)).toEqual(await reference);
+    expect(duplicates(await writes(p))).toEqual([]);
+    const rerun = await runFlotilla(["publish", "--skip-build"], { cwd: p.dir, env: p.env });
+    expect(rerun.stdout).toContain("Nothing to release");
+  }, 300_000);
+});

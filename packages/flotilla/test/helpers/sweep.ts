@@ -28,7 +28,7 @@ export async function preparedExamples(tweak?: (dir: string) => void) {
   gitCommitAll(dir, "Version Packages");
   execFileSync("pnpm", ["-r", "--silent", "run", "build"], { cwd: dir, stdio: "ignore" });
   const repo = `repo-${scope}`;
-  await registerGithubRepo(tb, "acme", repo, { remote: origin });
+  await retried(() => registerGithubRepo(tb, "acme", repo, { remote: origin }));
   const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, encoding: "utf8" }).trim();
   return { tb, scope, dir, origin, repo, commit, env: envFor(tb, { GITHUB_REPOSITORY: `acme/${repo}` }) };
 }
@@ -72,10 +72,10 @@ export async function endState(p: Prepared) {
   const norm = (s: string) => s.replaceAll(p.scope, "S").replace(/\b[0-9a-f]{7}\b/g, "<sha>");
   const npm: Record<string, unknown> = {};
   for (const n of PUBLIC) {
-    const doc = await packument(p.tb, `@${p.scope}/${n}`);
+    const doc = await retried(() => packument(p.tb, `@${p.scope}/${n}`));
     npm[n] = doc ? { versions: Object.keys(doc.versions).sort(), distTags: doc["dist-tags"] } : null;
   }
-  const digests = await imageDigests(p);
+  const digests = await retried(() => imageDigests(p));
   const images: Record<string, unknown> = {};
   for (const app of APPS) {
     const mine = Object.entries(digests).filter(([k]) => k.startsWith(`${app}:`));
@@ -100,14 +100,21 @@ export async function endState(p: Prepared) {
 }
 export type EndState = Awaited<ReturnType<typeof endState>>;
 
-/** The stand-in's state of this repository; read again once if the stand-in was busy restarting (shared testbed). */
-async function stubState(p: Prepared) {
+/**
+ * Once more after a failed request: a keep-alive connection the service closed while idle (a
+ * loaded machine), or the stand-in restarting (the testbed is shared) is not what is measured.
+ */
+async function retried<T>(fn: () => Promise<T>): Promise<T> {
   try {
-    return await githubState(p.tb, `acme/${p.repo}`);
+    return await fn();
   } catch {
     await new Promise((r) => setTimeout(r, 2000));
-    return githubState(p.tb, `acme/${p.repo}`);
+    return fn();
   }
+}
+
+function stubState(p: Prepared) {
+  return retried(() => githubState(p.tb, `acme/${p.repo}`));
 }
 
 /** Paths of the top-level differences between two end states (empty: identical). */
@@ -171,12 +178,12 @@ const COUNTED = new Set(["plan", "lock", "build", "pack", "start", "end", "done"
 export function runKilledAfter(
   p: Prepared,
   stop: (e: SweepEvent, index: number) => boolean,
-  opts: { concurrency?: number } = {},
+  opts: { concurrency?: number; onEvent?: (e: SweepEvent) => void; cwd?: string } = {},
 ): Promise<{ killed: boolean; events: SweepEvent[]; exitCode: number | null }> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(GITHUB_|FLOTILLA_|NODE_AUTH_TOKEN|RUNNER_|CI$)/.test(k)));
   const args = [FLOTILLA_BIN, "publish", "--skip-build", "--log-format", "json", "--concurrency", String(opts.concurrency ?? 2)];
   const child = spawn(process.execPath, args, {
-    cwd: p.dir,
+    cwd: opts.cwd ?? p.dir,
     env: { ...base, ...p.env },
     stdio: ["ignore", "ignore", "pipe"],
     detached: true,
@@ -199,6 +206,7 @@ export function runKilledAfter(
         }
         if (!COUNTED.has(e.event)) continue;
         events.push(e);
+        opts.onEvent?.(e);
         if (stop(e, events.length)) {
           killed = true;
           process.kill(-child.pid!, "SIGKILL");
