@@ -17,7 +17,11 @@ if (cmd === "start") {
   const tb = readTestbed();
   console.log(
     tb
-      ? JSON.stringify({ npm: tb.npm.url, registry: tb.registry.url, github: tb.github.url, docker: tb.docker.host }, null, 2)
+      ? JSON.stringify(
+          { npm: tb.npm.url, registry: tb.registry.url, github: tb.github.url, docker: tb.docker.host, turboCache: tb.turboCache?.url },
+          null,
+          2,
+        )
       : "not running",
   );
 } else if (cmd === "env") {

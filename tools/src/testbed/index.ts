@@ -16,6 +16,7 @@ import { BASE_IMAGE, ensureBaseImage } from "./base-image.ts";
 import { ensureDocker } from "./docker.ts";
 import { startOciRegistry } from "./oci-registry.ts";
 import { answers, freePort, isAlive, startDaemon, stopDaemon, waitFor } from "./proc.ts";
+import { startTurboCache, type TurboCacheService } from "./turbo-cache.ts";
 import { startVerdaccio } from "./verdaccio.ts";
 
 export interface Testbed {
@@ -24,6 +25,8 @@ export interface Testbed {
   registry: { host: string; url: string; username: string; password: string; pid: number; logFile: string };
   npm: { url: string; username: string; password: string; token: string; pid: number; logFile: string };
   github: { url: string; token: string; pid: number };
+  /** Turborepo remote cache (SPEC §11); absent only in a state written before it existed. */
+  turboCache?: TurboCacheService;
 }
 
 export function testbedDir(): string {
@@ -80,6 +83,13 @@ export async function startTestbed(opts: { log?: (s: string) => void } = {}): Pr
       });
       writeFileSync(stateFile(dir), JSON.stringify(current, null, 2), { mode: 0o600 });
     }
+    // A testbed started before the remote cache existed gains one in place (the rest stays up).
+    if (!current.turboCache || !isAlive(current.turboCache.pid) || !(await answers(`${current.turboCache.url}/v8/artifacts/status`))) {
+      log("testbed: Turborepo remote cache (turborepo-remote-cache)");
+      if (current.turboCache) await stopDaemon(current.turboCache.pid);
+      current.turboCache = await startTurboCache(path.join(dir, "turbo-cache"));
+      writeFileSync(stateFile(dir), JSON.stringify(current, null, 2), { mode: 0o600 });
+    }
     return { testbed: current, started: false };
   }
   if (current) await stopTestbed();
@@ -97,6 +107,8 @@ export async function startTestbed(opts: { log?: (s: string) => void } = {}): Pr
   const npm = await startVerdaccio(path.join(dir, "verdaccio"));
   log("testbed: GitHub API stand-in");
   const github = await startGithubStub(path.join(dir, "github"));
+  log("testbed: Turborepo remote cache (turborepo-remote-cache)");
+  const turboCache = await startTurboCache(path.join(dir, "turbo-cache"));
 
   const testbed: Testbed = {
     dir,
@@ -111,6 +123,7 @@ export async function startTestbed(opts: { log?: (s: string) => void } = {}): Pr
     },
     npm: { url: npm.url, username: npm.username, password: npm.password, token: npm.token, pid: npm.pid, logFile: npm.logFile },
     github,
+    turboCache,
   };
   writeFileSync(stateFile(dir), JSON.stringify(testbed, null, 2), { mode: 0o600 });
   return { testbed, started: true };
@@ -136,7 +149,12 @@ export async function stopTestbed(): Promise<void> {
   const dir = testbedDir();
   const tb = readTestbed(dir);
   if (!tb) return;
-  await Promise.all([stopDaemon(tb.npm.pid), stopDaemon(tb.registry.pid), stopDaemon(tb.github.pid)]);
+  await Promise.all([
+    stopDaemon(tb.npm.pid),
+    stopDaemon(tb.registry.pid),
+    stopDaemon(tb.github.pid),
+    ...(tb.turboCache ? [stopDaemon(tb.turboCache.pid)] : []),
+  ]);
   if (tb.docker.pid) await stopDaemon(tb.docker.pid, 20_000);
   rmSync(dir, { recursive: true, force: true });
 }
