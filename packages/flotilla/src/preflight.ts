@@ -51,6 +51,18 @@ export interface PreflightCheck {
 }
 
 /** True for GitHub Packages' npm registry (github.com, GHEC data residency, GHES). */
+/** One problem for every package that needs the owner (a repository-wide cause, told once). */
+function ownerUnknown(what: string, names: string[]): Problem {
+  const shown = names.length > 5 ? `${names.slice(0, 5).join(", ")} and ${names.length - 5} more` : names.join(", ");
+  return {
+    code: "OWNER_UNKNOWN",
+    message: `${what} ${shown}: no owner known`,
+    hint: 'set "owner" in flotilla.config.json, or GITHUB_REPOSITORY_OWNER (or an origin remote on GitHub)',
+  };
+}
+
+const plural = (xs: unknown[]) => (xs.length === 1 ? "" : "s");
+
 export function isGithubPackages(registry: string): boolean {
   const host = new URL(registry).host;
   return (
@@ -69,6 +81,11 @@ export interface PreflightEntry {
   name: string;
   /** Absent: a local check. */
   network?: boolean;
+  /**
+   * A slow local check (turbo's own dry run: seconds on a large workspace): run beside the network
+   * checks, and only when every cheap local check passed, so a missing token is told at once.
+   */
+  afterLocal?: boolean;
   run: () => Promise<PreflightCheck>;
 }
 
@@ -161,6 +178,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
   if (input.stages.has("images") && imagePkgs.length > 0) {
     checks.push(
       check("Dockerfiles present and image names valid", (c) => {
+        const unnamed: string[] = [];
         for (const p of imagePkgs) {
           const app = input.config.images.apps[p.name];
           const context = path.resolve(p.dir, app?.context ?? ".");
@@ -183,12 +201,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
           }
           const name = input.imageNames.get(p.name)!;
           if (!input.owner && !app?.name?.includes("/")) {
-            c.problems.push({
-              code: "OWNER_UNKNOWN",
-              file: `${p.relDir}/package.json`,
-              message: `cannot name the image of ${p.name}: no owner known`,
-              hint: 'set "owner" in flotilla.config.json or GITHUB_REPOSITORY_OWNER',
-            });
+            unnamed.push(p.name);
           } else if (!OCI_REPO.test(splitImageName(name).repo)) {
             c.problems.push({
               code: "IMAGE_NAME_INVALID",
@@ -198,6 +211,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
             });
           }
         }
+        if (unnamed.length) c.problems.push(ownerUnknown(`cannot name the image${plural(unnamed)}`, unnamed));
       }),
       check("image registry credentials present", (c) => {
         if (input.imageAuth.username && input.imageAuth.password) return;
@@ -272,6 +286,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
         c.problems.push(...provenanceProblems(pkgs, input.env));
       }),
       check("GitHub Packages rules (scope = owner, repository field)", (c) => {
+        const unchecked: string[] = [];
         for (const p of publicPkgs) {
           const registry = npmRegistryFor(p.manifest, input.config.npm);
           if (!isGithubPackages(registry)) continue;
@@ -286,12 +301,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
               hint: `rename it to @${input.owner ?? "OWNER"}/${p.name}`,
             });
           } else if (!input.owner) {
-            c.problems.push({
-              code: "OWNER_UNKNOWN",
-              file,
-              message: `cannot check ${p.name} against the owner: no owner known`,
-              hint: 'set "owner" in flotilla.config.json or GITHUB_REPOSITORY_OWNER',
-            });
+            unchecked.push(p.name);
           } else if (scope.toLowerCase() !== input.owner.toLowerCase()) {
             c.problems.push({
               code: "GHP_SCOPE_NOT_OWNER",
@@ -306,6 +316,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
               `${file}: no "repository" field; GitHub links the package to its repository through it (add {"type": "git", "url": "https://github.com/${input.repo ? `${input.repo.owner}/${input.repo.repo}` : `${input.owner ?? "OWNER"}/REPO`}.git", "directory": "${p.relDir}"})`,
             );
         }
+        if (unchecked.length) c.problems.push(ownerUnknown(`cannot check the scope of the package${plural(unchecked)}`, unchecked));
       }),
       check(
         "npm registry reachable and token accepted",

@@ -18,7 +18,7 @@ const PACKAGE_MANAGER = /^(npm|pnpm|yarn|bun)@\d+\.\d+\.\d+(-[\w.]+)?(\+[\w.]+)?
  */
 export function buildChecks(
   input: Pick<PreflightInput, "rootDir" | "config"> & { skipBuild?: boolean },
-): { name: string; network: false; run: () => Promise<PreflightCheck> }[] {
+): { name: string; network: false; afterLocal?: boolean; run: () => Promise<PreflightCheck> }[] {
   const tasks = input.config.build.tasks;
   if (input.skipBuild || tasks.length === 0 || !usesTurbo(input.rootDir)) return [];
   const name = "turbo accepts the workspace (build)";
@@ -29,11 +29,20 @@ export function buildChecks(
       network: false,
       run: async () => {
         const problems = [...(await packageManagerProblems(input.rootDir)), ...(await duplicateNameProblems(input.rootDir))];
-        if (problems.length === 0) {
-          const r = await turboCheck(input.rootDir, tasks);
-          if (!r.ok) problems.push(turboRefusal(r.message, tasks));
-        }
         return { name, ok: problems.length === 0, problems, warnings: [] };
+      },
+    },
+    {
+      name: "turbo accepts the tasks (turbo run --dry-run)",
+      network: false,
+      // turbo's dry run takes seconds on a big workspace: only once the cheap checks passed.
+      afterLocal: true,
+      run: async () => {
+        const problems = [...(await packageManagerProblems(input.rootDir)), ...(await duplicateNameProblems(input.rootDir))];
+        if (problems.length > 0) return { name: "turbo accepts the tasks", ok: true, problems: [], warnings: [] };
+        const r = await turboCheck(input.rootDir, tasks);
+        const refused = r.ok ? [] : [turboRefusal(r.message, tasks)];
+        return { name: "turbo accepts the tasks", ok: r.ok, problems: refused, warnings: [] };
       },
     },
   ];

@@ -160,7 +160,7 @@ async function preflightAndDiff(ctx: ReleaseContext, opts: PublishOptions): Prom
   const promoteLast = ctx.config.npm.promote === "last";
   const diffed = local.length === 0 && !promoteLast ? diff(ctx) : undefined;
   diffed?.catch(() => {}); // awaited below, once preflight has passed
-  const problems = [...local, ...(await preflight(ctx, opts, true))];
+  const problems = [...local, ...(await preflight(ctx, opts, true, local.length > 0))];
   if (problems.length) throw new InputError(problems);
   const effective = promoteLast ? await promoteFallback(ctx, opts) : ctx;
   const plan = await (diffed ?? diff(effective));
@@ -212,7 +212,7 @@ async function promoteFallback(ctx: ReleaseContext, opts: PublishOptions): Promi
 }
 
 /** Runs the local (`network` false) or the network preflight checks; warnings are logged, problems returned. */
-async function preflight(ctx: ReleaseContext, opts: PublishOptions, network: boolean): Promise<Problem[]> {
+async function preflight(ctx: ReleaseContext, opts: PublishOptions, network: boolean, localFailed = false): Promise<Problem[]> {
   const packages = ctx.workspace.packages.filter((p) => !ctx.only || ctx.only.has(p.name));
   const checks = preflightChecks({
     ...ctx,
@@ -221,7 +221,8 @@ async function preflight(ctx: ReleaseContext, opts: PublishOptions, network: boo
     skipBuild: opts.skipBuild ?? false,
     docker: () => dockerClient(ctx.env),
   });
-  const results = await Promise.all(checks.filter((c) => (c.network ?? false) === network).map((c) => c.run()));
+  const phase = checks.filter((c) => (network ? c.network || (c.afterLocal && !localFailed) : !c.network && !c.afterLocal));
+  const results = await Promise.all(phase.map((c) => c.run()));
   for (const w of results.flatMap((r) => r.warnings)) opts.log.warn(w);
   return results.flatMap((r) => r.problems);
 }
