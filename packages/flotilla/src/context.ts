@@ -172,6 +172,15 @@ export function checkEndpoints(config: Config, workspace: Workspace, env: Env): 
       hint: `set ${fromEnv ? "FLOTILLA_IMAGE_REGISTRY" : "images.registry"} to a host such as ghcr.io or localhost:5000`,
     });
   }
+  const ghRepo = env.GITHUB_REPOSITORY;
+  if (ghRepo && !/^[\w.-]+\/[\w.-]+$/.test(ghRepo)) {
+    problems.push({
+      code: "ENDPOINT_INVALID",
+      field: "GITHUB_REPOSITORY",
+      message: `${JSON.stringify(ghRepo)} is not OWNER/REPO`,
+      hint: "set GITHUB_REPOSITORY to OWNER/REPO (e.g. acme/monorepo), or unset it to use the origin URL",
+    });
+  }
   if (!config.npm.registryFromEnv) {
     for (const p of workspace.packages) {
       const reg = (p.manifest.publishConfig as { registry?: unknown } | undefined)?.registry;

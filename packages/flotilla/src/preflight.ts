@@ -2,9 +2,10 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { graphSequencer } from "@pnpm/deps.graph-sequencer";
 import type Docker from "dockerode";
+import { execa } from "execa";
 import validateNpmName from "validate-npm-package-name";
 import { pingDocker } from "./adapters/docker.ts";
-import { dirtyFiles, hasOrigin } from "./adapters/git.ts";
+import { dirtyFiles, hasOrigin, headCommit } from "./adapters/git.ts";
 import type { GitHub, RepoRef } from "./adapters/github.ts";
 import type { NpmRegistry } from "./adapters/npm-registry.ts";
 import { type OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
@@ -109,6 +110,15 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
   });
   const checks = [
     check("git working tree is clean", async (c) => {
+      // Without a repository (or a commit) there is nothing to tag and `git status` says nothing.
+      if ((await headCommit(input.rootDir)) === undefined) {
+        c.problems.push({
+          code: "GIT_NOT_A_REPOSITORY",
+          message: `${input.rootDir} is not a git repository with a commit: releases are tagged at a commit`,
+          hint: "run flotilla in a clone of the repository (git init and commit, or git clone)",
+        });
+        return;
+      }
       if (input.allowDirty) return;
       const dirty = await dirtyFiles(input.rootDir);
       if (dirty.length) {
@@ -362,4 +372,54 @@ export function publishCycles(pkgs: Pick<WorkspacePackage, "name" | "internalDep
     message: `dependency cycle among packages to publish: ${[...cycle, cycle[0]].join(" → ")}; no order publishes each after its dependencies`,
     hint: "break the cycle (move one of these dependencies to devDependencies), or make one of the packages private",
   }));
+}
+
+/**
+ * A release tag `<name>@<version>` that origin already has on ANOTHER commit, for a version whose
+ * artifacts this run would still publish or build (SPEC §4: knowable before any side effect, so
+ * exit 2). Publishing would put this commit's content under a version whose tag names another
+ * commit, and the tag would be skipped silently (tags never move). A tag elsewhere is normal for a
+ * version released earlier (later commits keep its version): then nothing is built, and this
+ * check stays quiet. Reads origin only when such a unit exists (rare), peeling annotated tags.
+ */
+export async function tagsOnOtherCommits(
+  rootDir: string,
+  units: readonly {
+    name: string;
+    version: string;
+    pkg: { relDir: string };
+    npm: { action: string } | null;
+    image: { action: string } | null;
+    gitTag: { tag: string; action: string } | null;
+  }[],
+  head: string | undefined,
+): Promise<Problem[]> {
+  const suspects = units.filter((u) => u.gitTag?.action === "none" && (u.npm?.action === "publish" || u.image?.action === "build"));
+  if (!head || suspects.length === 0) return [];
+  // `git ls-remote` directly (not adapters/git's remoteTags): that one reads `--refs`, which does
+  // not peel annotated tags to their commits.
+  const r = await execa("git", ["ls-remote", "--tags", "origin", ...suspects.map((u) => `refs/tags/${u.gitTag!.tag}`)], {
+    cwd: rootDir,
+    reject: false,
+  });
+  const commits = new Map<string, string>();
+  for (const line of r.stdout.split("\n")) {
+    const m = /^([0-9a-f]+)\s+refs\/tags\/(.+?)(\^\{\})?$/.exec(line.trim());
+    if (m && (m[3] || !commits.has(m[2]!))) commits.set(m[2]!, m[1]!);
+  }
+  return suspects.flatMap((u) => {
+    const at = commits.get(u.gitTag!.tag);
+    if (!at || at === head) return [];
+    const what = [u.npm?.action === "publish" ? "npm" : "", u.image?.action === "build" ? "image" : ""].filter(Boolean).join(" and ");
+    return [
+      {
+        code: "GIT_TAG_ON_OTHER_COMMIT",
+        file: `${u.pkg.relDir}/package.json`,
+        field: "version",
+        package: u.name,
+        message: `tag ${u.gitTag!.tag} is on origin at ${at.slice(0, 12)}, not at this commit ${head.slice(0, 12)}, but the ${what} release of ${u.name}@${u.version} does not exist yet: releasing it here would publish this commit's content under a tag that names another commit`,
+        hint: `release from ${at.slice(0, 12)} (git checkout ${at.slice(0, 12)}), or bump the version of ${u.name}; if the tag is wrong, delete it on origin first (git push origin :refs/tags/${u.gitTag!.tag})`,
+      },
+    ];
+  });
 }

@@ -1,9 +1,12 @@
+import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runFlotilla } from "./helpers/cli.ts";
 import { gitCommitAll, makeWorkspace, tempDir, treeDigest, writeTree } from "./helpers/fixtures.ts";
+import { runScanned } from "./helpers/secrets-scan.ts";
 
 const base = () =>
   makeWorkspace({
@@ -246,3 +249,443 @@ describe("publish-time bad input → exit 2 before any read", () => {
     expect(r.stderr).toContain("::error file=.changeset/ghost.md,line=2::");
   });
 });
+
+/**
+ * The bad-input catalogue, offline part (issue 11 item 5; the testbed part is
+ * bad-input-catalogue.e2e.test.ts). Every run has an origin, fake tokens and registries that
+ * count connections and drop them: each case must be refused by a local check (exit 2) without
+ * a single connection, name the file/field/package and the fix, print no stack trace, change no
+ * file or ref, and leak no token (secrets scan: output, outputs files, work tree, child argv).
+ */
+describe.concurrent("bad-input catalogue (offline): refused before any write, nothing changed, no token leaked", () => {
+  const fake = { npm: "npm_fAkeT0kenForTheCatalogue01", gh: "ghs_fAkeT0kenForTheCatalogue02", oci: "oci-fAke-pAssword-catalogue03" };
+  // Every service is one local server that answers 401 at once: preflight's reads (which run
+  // beside the local checks, to report everything at once) end fast, and any write is counted.
+  const refusing = { url: "", writes: 0, close: () => {} };
+  beforeAll(async () => {
+    const server = createHttpServer((req, res) => {
+      if (req.method !== "GET" && req.method !== "HEAD") refusing.writes++;
+      res.writeHead(401, { "content-type": "application/json" }).end('{"message":"Bad credentials"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    refusing.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    refusing.close = () => server.close();
+  });
+  afterAll(() => refusing.close());
+
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({
+    FLOTILLA_NPM_REGISTRY: `${refusing.url}/`,
+    FLOTILLA_IMAGE_REGISTRY: refusing.url.replace("http://", ""),
+    FLOTILLA_IMAGE_REGISTRY_USERNAME: "bot",
+    FLOTILLA_IMAGE_REGISTRY_PASSWORD: fake.oci,
+    NODE_AUTH_TOKEN: fake.npm,
+    GITHUB_TOKEN: fake.gh,
+    GITHUB_ACTOR: "bot",
+    GITHUB_REPOSITORY: "x/repo",
+    GITHUB_API_URL: refusing.url,
+    DOCKER_HOST: refusing.url.replace("http://", "tcp://"),
+    ...extra,
+  });
+  /** base() with a bare origin, so "no origin" is not part of every case. */
+  const withOrigin = () => {
+    const dir = base();
+    const origin = path.join(tempDir(), "origin.git");
+    execFileSync("git", ["init", "--bare", "--quiet", origin]);
+    execFileSync("git", ["remote", "add", "origin", origin], { cwd: dir });
+    execFileSync("git", ["push", "--quiet", "origin", "main"], { cwd: dir });
+    return dir;
+  };
+  const write = (dir: string, files: Record<string, string | object>, commit = true) => {
+    writeTree(files, dir);
+    if (commit) gitCommitAll(dir, "edit");
+  };
+  const pj = (name: string, version: unknown, more: object = {}) => ({ name, version, ...more });
+  const app = { "apps/web/package.json": pj("@x/web", "1.0.0", { private: true }), "apps/web/Dockerfile": "FROM scratch\n" };
+
+  interface Case {
+    area: string;
+    name: string;
+    command: string[];
+    env?: Record<string, string>;
+    edit?: (dir: string) => void;
+    /** Without origin (the base fixture has none). */
+    noOrigin?: boolean;
+    code: string;
+    expected: (string | RegExp)[];
+  }
+  const cases: Case[] = [
+    // changesets
+    {
+      area: "changesets",
+      name: "a changeset mixing a private package (not versioned) with a public one",
+      command: ["plan"],
+      edit: (d) => write(d, { ...app, ".changeset/mixed.md": '---\n"@x/a": patch\n"@x/web": patch\n---\n\nx\n' }),
+      code: "CHANGESET_PLAN_FAILED",
+      expected: [".changeset/mixed.md", /mixed changeset/i, "@x/web"],
+    },
+    {
+      area: "changesets",
+      name: ".changeset/config.json that is not JSON",
+      command: ["plan"],
+      edit: (d) => write(d, { ".changeset/config.json": "{ changelog: false" }),
+      code: "CHANGESET_CONFIG_INVALID",
+      expected: [".changeset/config.json"],
+    },
+    {
+      area: "changesets",
+      name: ".changeset/config.json with a package in two fixed groups",
+      command: ["plan"],
+      edit: (d) => write(d, { ".changeset/config.json": { changelog: false, baseBranch: "main", fixed: [["@x/a", "@x/b"], ["@x/a"]] } }),
+      code: "CHANGESET_CONFIG_INVALID",
+      expected: [".changeset/config.json", /"@x\/a" is defined in multiple groups/],
+    },
+    {
+      area: "changesets",
+      name: ".changeset/pre.json that is not JSON",
+      command: ["plan"],
+      edit: (d) => write(d, { ".changeset/pre.json": "{ mode: pre" }),
+      code: "CHANGESET_PRE_INVALID",
+      expected: [".changeset/pre.json"],
+    },
+    {
+      area: "changesets",
+      name: "flotilla version with a changeset naming an unknown package writes nothing",
+      command: ["version"],
+      edit: (d) => write(d, { ".changeset/ghost.md": '---\n"@x/ghost": minor\n---\n\nx\n' }),
+      code: "CHANGESET_UNKNOWN_PACKAGE",
+      expected: [".changeset/ghost.md", "@x/ghost"],
+    },
+    // package.json and the workspace
+    {
+      area: "package.json",
+      name: "two packages with one name",
+      command: ["plan"],
+      edit: (d) => write(d, { "packages/c/package.json": pj("@x/a", "3.0.0") }),
+      code: "PACKAGE_DUPLICATE_NAME",
+      expected: ["@x/a", /packages\/a\/package\.json/, /packages\/c\/package\.json/],
+    },
+    {
+      area: "package.json",
+      name: "a package.json without a name",
+      command: ["plan"],
+      edit: (d) => write(d, { "packages/c/package.json": { version: "1.0.0" } }),
+      code: "WORKSPACE_UNREADABLE",
+      expected: [/packages\/c\/package\.json/, /"name" field/],
+    },
+    {
+      area: "versions",
+      name: "a version that is a number, on a package a changeset releases",
+      command: ["plan"],
+      edit: (d) => write(d, { "packages/a/package.json": pj("@x/a", 1) }),
+      code: "PACKAGE_INVALID_VERSION",
+      expected: ["packages/a/package.json", "@x/a"],
+    },
+    {
+      area: "package.json",
+      name: "pnpm-workspace.yaml that is not YAML",
+      command: ["plan"],
+      edit: (d) => write(d, { "pnpm-workspace.yaml": "packages:\n  - [packages/*\n" }),
+      code: "WORKSPACE_YAML_INVALID",
+      expected: ["pnpm-workspace.yaml", /YAML/],
+    },
+    {
+      area: "package.json",
+      name: "a root package.json that is not JSON",
+      command: ["plan"],
+      edit: (d) => write(d, { "package.json": '{ "name": "root",' }),
+      code: "PACKAGE_JSON_INVALID",
+      expected: [/package\.json: not valid JSON/],
+    },
+    // flotilla.config.json
+    {
+      area: "config",
+      name: "an unknown top-level field",
+      command: ["plan"],
+      edit: (d) => write(d, { "flotilla.config.json": { ownr: "x" } }),
+      code: "CONFIG_INVALID",
+      expected: ["flotilla.config.json", '"ownr"'],
+    },
+    {
+      area: "config",
+      name: "images.apps naming no workspace package",
+      command: ["plan"],
+      edit: (d) => write(d, { "flotilla.config.json": { images: { apps: { "@x/ghost": { dockerfile: "Dockerfile" } } } } }),
+      code: "CONFIG_UNKNOWN_PACKAGE",
+      expected: ["flotilla.config.json", "@x/ghost"],
+    },
+    {
+      area: "config",
+      name: "images.tags with an unknown kind",
+      command: ["plan"],
+      edit: (d) => write(d, { "flotilla.config.json": { images: { tags: ["version", "newest"] } } }),
+      code: "CONFIG_INVALID",
+      expected: ["flotilla.config.json", "images.tags"],
+    },
+    {
+      area: "config",
+      name: "npm.promote with a value that is not one of its choices",
+      command: ["plan"],
+      edit: (d) => write(d, { "flotilla.config.json": { npm: { promote: "later" } } }),
+      code: "CONFIG_INVALID",
+      expected: ["flotilla.config.json", "npm.promote"],
+    },
+    {
+      area: "config",
+      name: "build.tasks that is a string, not a list",
+      command: ["plan"],
+      edit: (d) => write(d, { "flotilla.config.json": { build: { tasks: "build" } } }),
+      code: "CONFIG_INVALID",
+      expected: ["flotilla.config.json", "build.tasks"],
+    },
+    {
+      area: "config",
+      name: "images.include that is a string, not a list of globs",
+      command: ["plan"],
+      edit: (d) => write(d, { "flotilla.config.json": { images: { include: "apps/*" } } }),
+      code: "CONFIG_INVALID",
+      expected: ["flotilla.config.json", "images.include"],
+    },
+    {
+      area: "config",
+      name: "--config naming a file that does not exist",
+      command: ["plan", "--config", "nope.json"],
+      code: "CONFIG_NOT_FOUND",
+      expected: ["nope.json", "--config"],
+    },
+    {
+      area: "config",
+      name: "npm.registry in the config that is not a URL",
+      command: ["publish", "--dry-run"],
+      env: { FLOTILLA_NPM_REGISTRY: "" },
+      edit: (d) => write(d, { "flotilla.config.json": { npm: { registry: "registry.example" } } }),
+      code: "CONFIG_INVALID",
+      expected: ["flotilla.config.json", /npm\.registry: Invalid URL/],
+      // (CONFIG_INVALID: the schema refuses it before the endpoint check)
+    },
+    {
+      area: "config",
+      name: "github.latest naming no workspace package",
+      command: ["publish", "--dry-run"],
+      edit: (d) => write(d, { "flotilla.config.json": { github: { latest: "@x/ghost" } } }),
+      code: "CONFIG_LATEST_UNKNOWN",
+      expected: ["flotilla.config.json", "github.latest", "@x/ghost"],
+    },
+    {
+      area: "config",
+      name: "images.registry in the config that is a URL, not a host",
+      command: ["publish", "--dry-run"],
+      env: { FLOTILLA_IMAGE_REGISTRY: "" },
+      edit: (d) => write(d, { ...app, "flotilla.config.json": { images: { registry: "https://ghcr.io" } } }),
+      code: "ENDPOINT_INVALID",
+      expected: ["flotilla.config.json", "images.registry", /not a registry host/],
+    },
+    // Dockerfiles and image names
+    {
+      area: "Dockerfiles",
+      name: "images.apps naming a Dockerfile that does not exist",
+      command: ["publish", "--dry-run"],
+      edit: (d) =>
+        write(d, { ...app, "flotilla.config.json": { images: { apps: { "@x/web": { dockerfile: "docker/Dockerfile.prod" } } } } }),
+      code: "DOCKERFILE_MISSING",
+      expected: ["apps/web/docker/Dockerfile.prod", "images.apps"],
+    },
+    {
+      area: "Dockerfiles",
+      name: "a Dockerfile outside its build context",
+      command: ["publish", "--dry-run"],
+      edit: (d) =>
+        write(d, {
+          ...app,
+          "Dockerfile.web": "FROM scratch\n",
+          "flotilla.config.json": { images: { apps: { "@x/web": { dockerfile: "../../Dockerfile.web" } } } },
+        }),
+      code: "DOCKERFILE_OUTSIDE_CONTEXT",
+      expected: ["Dockerfile.web", /outside the build context/, /context/],
+    },
+    {
+      area: "names",
+      name: "an image name that is not a valid OCI name",
+      command: ["publish", "--dry-run"],
+      edit: (d) => write(d, { ...app, "flotilla.config.json": { images: { apps: { "@x/web": { name: "Web App" } } } } }),
+      code: "IMAGE_NAME_INVALID",
+      expected: ["@x/web", /not a valid image name/, "images.apps"],
+    },
+    {
+      area: "names",
+      name: "an image with no owner to name it by",
+      command: ["publish", "--dry-run"],
+      env: { GITHUB_REPOSITORY: "" },
+      edit: (d) => write(d, app),
+      code: "OWNER_UNKNOWN",
+      expected: ["@x/web", /no owner known/, /"owner"/],
+    },
+    {
+      area: "environment",
+      name: "image registry credentials missing",
+      command: ["publish", "--dry-run"],
+      env: { FLOTILLA_IMAGE_REGISTRY_PASSWORD: "", GITHUB_TOKEN: "" },
+      edit: (d) => write(d, app),
+      code: "IMAGE_CREDENTIALS_MISSING",
+      expected: [/no credentials for/, "FLOTILLA_IMAGE_REGISTRY_USERNAME"],
+    },
+    // names against GitHub Packages
+    {
+      area: "names",
+      name: "GitHub Packages: a scope that is not the owner",
+      command: ["publish", "--dry-run"],
+      env: { FLOTILLA_NPM_REGISTRY: "https://npm.pkg.github.com", GITHUB_REPOSITORY: "acme/repo" },
+      code: "GHP_SCOPE_NOT_OWNER",
+      expected: ["packages/a/package.json", '@x/a: scope @x is not the owner "acme"', "rename it to @acme/a"],
+    },
+    {
+      area: "names",
+      name: "GitHub Packages: an unscoped package",
+      command: ["publish", "--dry-run"],
+      env: { FLOTILLA_NPM_REGISTRY: "https://npm.pkg.github.com", GITHUB_REPOSITORY: "x/repo" },
+      edit: (d) => write(d, { "packages/c/package.json": pj("plain-lib", "1.0.0") }),
+      code: "GHP_UNSCOPED",
+      expected: ["packages/c/package.json", /plain-lib has no scope/, "@x/plain-lib"],
+    },
+    {
+      area: "versions",
+      name: "a version that is not semver on a public package publish would release",
+      command: ["publish", "--dry-run"],
+      edit: (d) => write(d, { "packages/b/package.json": pj("@x/b", "two") }),
+      code: "PACKAGE_INVALID_VERSION",
+      expected: ["packages/b/package.json", "@x/b", '"two"'],
+    },
+    {
+      area: "package.json",
+      name: "publishConfig.provenance outside CI",
+      command: ["publish", "--dry-run"],
+      edit: (d) => write(d, { "packages/a/package.json": pj("@x/a", "1.0.0", { publishConfig: { provenance: true } }) }),
+      code: "NPM_PROVENANCE_NO_CI",
+      expected: ["@x/a", /provenance/],
+    },
+    // flags
+    {
+      area: "flags",
+      name: "--concurrency 0",
+      command: ["publish", "--concurrency", "0"],
+      code: "USAGE",
+      expected: [/--concurrency takes a whole number ≥ 1/],
+    },
+    {
+      area: "flags",
+      name: "--filter matching no package",
+      command: ["publish", "--dry-run", "--filter", "@nope/*"],
+      code: "FILTER_NO_MATCH",
+      expected: ['--filter: no workspace package matches "@nope/*"', "@x/a"],
+    },
+    {
+      area: "flags",
+      name: "an unknown command",
+      command: ["pubish"],
+      code: "USAGE",
+      expected: [/unknown command 'pubish'/],
+    },
+    {
+      area: "flags",
+      name: "--cwd naming a folder that does not exist",
+      command: ["plan", "--cwd", "/nonexistent/flotilla-catalogue"],
+      code: "WORKSPACE_NOT_FOUND",
+      expected: ["/nonexistent/flotilla-catalogue", "--cwd"],
+    },
+    // environment
+    {
+      area: "environment",
+      name: "FLOTILLA_NPM_REGISTRY with a scheme that is not http(s)",
+      command: ["publish", "--dry-run"],
+      env: { FLOTILLA_NPM_REGISTRY: "ftp://registry.example/" },
+      code: "ENDPOINT_INVALID",
+      expected: ['FLOTILLA_NPM_REGISTRY: "ftp://registry.example" is not an http(s) URL'],
+    },
+    {
+      area: "environment",
+      name: "no GITHUB_TOKEN while GitHub releases are on",
+      command: ["publish", "--dry-run"],
+      env: { GITHUB_TOKEN: "" },
+      code: "GITHUB_NOT_CONFIGURED",
+      expected: [/no GITHUB_TOKEN/, /"releases": false|--only/],
+    },
+    {
+      area: "environment",
+      name: "no npm token",
+      command: ["publish", "--dry-run"],
+      env: { NODE_AUTH_TOKEN: "", GITHUB_TOKEN: "" },
+      code: "NPM_TOKEN_MISSING",
+      expected: [/no npm token/, "NODE_AUTH_TOKEN"],
+    },
+    {
+      area: "environment",
+      name: "GITHUB_REPOSITORY that is not OWNER/REPO",
+      command: ["publish", "--dry-run"],
+      env: { GITHUB_REPOSITORY: "just-a-name" },
+      code: "ENDPOINT_INVALID",
+      expected: ["GITHUB_REPOSITORY", '"just-a-name"'],
+    },
+    // git state
+    {
+      area: "git",
+      name: "a dirty working tree",
+      command: ["publish", "--dry-run"],
+      edit: (d) => write(d, { "packages/a/index.js": "changed\n" }, false),
+      code: "GIT_DIRTY",
+      expected: [/uncommitted changes \(packages\/a\/index\.js\)/, "--allow-dirty"],
+    },
+    {
+      area: "git",
+      name: "no origin remote",
+      command: ["publish", "--dry-run"],
+      noOrigin: true,
+      code: "GIT_NO_ORIGIN",
+      expected: [/no `origin` remote/, /git remote add origin/],
+    },
+    {
+      area: "git",
+      name: "not a git repository",
+      command: ["publish", "--dry-run"],
+      noOrigin: true,
+      edit: (d) => rmSync(path.join(d, ".git"), { recursive: true, force: true }),
+      code: "GIT_NOT_A_REPOSITORY",
+      expected: [/not a git repository/, /git init/],
+    },
+  ];
+
+  for (const c of cases) {
+    it(`${c.area}: ${c.name}`, async () => {
+      const dir = c.noOrigin ? base() : withOrigin();
+      c.edit?.(dir);
+      const runEnv = env(c.env);
+      const before = snapshotLocal(dir);
+      const writes = refusing.writes;
+      const tokens = [{ value: fake.npm }, { value: fake.gh, user: "bot" }, { value: fake.oci, user: "bot" }];
+      // One run with --json: the human text on stderr, the error document on stdout.
+      const run = await runScanned([...c.command, "--json"], { cwd: dir, env: runEnv, tokens });
+      expect(run.exitCode, run.stderr).toBe(2);
+      for (const e of c.expected) expect(run.stderr, run.stderr).toMatch(e);
+      expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+      expect(run.leaks).toEqual([]);
+      const doc = JSON.parse(run.stdout) as ErrorDocument;
+      expect(doc.error.exitCode).toBe(2);
+      const problem = doc.error.problems.find((p) => p.code === c.code);
+      expect(problem, run.stdout).toBeDefined();
+      expect(problem!.fix, "the problem says what fixes it").toBeTruthy();
+      expect(snapshotLocal(dir)).toEqual(before);
+      expect(refusing.writes - writes, "no write reached a service").toBe(0);
+    });
+  }
+  it("has at least 40 offline cases", () => expect(cases.length).toBeGreaterThanOrEqual(40));
+});
+
+/** The work tree and every ref (local and, when there is one, origin's). */
+function snapshotLocal(dir: string): { tree: string; refs: string; origin: string } {
+  const git = (...args: string[]) => {
+    try {
+      return execFileSync("git", args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch {
+      return "";
+    }
+  };
+  return { tree: treeDigest(dir), refs: git("show-ref", "--head"), origin: git("ls-remote", "origin") };
+}

@@ -56,7 +56,12 @@ export async function readChangesetsState(ws: Workspace): Promise<ChangesetsStat
     cfg = await quiet(() => readConfig(ws.rootDir, ws.manypkg));
   } catch (err) {
     throw new InputError([
-      { code: "CHANGESET_CONFIG_INVALID", file: ".changeset/config.json", message: `cannot read it: ${(err as Error).message}` },
+      {
+        code: "CHANGESET_CONFIG_INVALID",
+        file: ".changeset/config.json",
+        message: `cannot read it: ${(err as Error).message}`,
+        hint: "fix the JSON syntax (changesets' config format: https://github.com/changesets/changesets/blob/main/docs/config-file-options.md)",
+      },
     ]);
   }
   if (!cfg.config) {
@@ -65,6 +70,7 @@ export async function readChangesetsState(ws: Workspace): Promise<ChangesetsStat
         code: "CHANGESET_CONFIG_INVALID",
         file: ".changeset/config.json",
         message,
+        hint: "fix that option in .changeset/config.json (package names must be workspace packages)",
       })),
     );
   }

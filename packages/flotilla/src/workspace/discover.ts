@@ -122,7 +122,7 @@ export async function discoverWorkspace(cwd: string, config: Pick<Config, "image
     throw new InputError(await diagnoseWorkspace(rootDir, err as Error));
   }
   const names = new Set(manypkg.packages.map((p) => p.packageJson.name));
-  const problems: Problem[] = [];
+  const problems: Problem[] = duplicateNames(rootDir, manypkg);
   const packages: WorkspacePackage[] = [];
   const unversioned = new Map<string, UnversionedPackage>();
   const selector = imageSelector(config);
@@ -203,6 +203,33 @@ function imageSelector(config: Pick<Config, "images">) {
   };
 }
 
+/**
+ * Two packages of one name, one of them public: which one a release publishes is undecidable
+ * (manypkg keeps both, silently). Private copies alone are tolerated, as changesets does (test
+ * apps copied under one name, as in sveltejs/kit).
+ */
+function duplicateNames(rootDir: string, manypkg: Packages): Problem[] {
+  const byName = new Map<string, string[]>();
+  const published = new Set(
+    manypkg.packages.filter((p) => (p.packageJson as { private?: boolean }).private !== true).map((p) => p.packageJson.name),
+  );
+  for (const p of manypkg.packages) {
+    if (!published.has(p.packageJson.name)) continue;
+    const file = `${path.relative(rootDir, p.dir).split(path.sep).join("/")}/package.json`;
+    byName.set(p.packageJson.name, [...(byName.get(p.packageJson.name) ?? []), file]);
+  }
+  return [...byName]
+    .filter(([, files]) => files.length > 1)
+    .map(([name, files]) => ({
+      code: "PACKAGE_DUPLICATE_NAME",
+      file: files[1]!,
+      field: "name",
+      package: name,
+      message: `${name} is the name of ${files.length} packages: ${files.join(", ")}`,
+      hint: "give each package its own name (or remove the copy from the folders pnpm-workspace.yaml matches)",
+    }));
+}
+
 function invalidVersion(name: string, relDir: string, value: unknown): Problem {
   return {
     code: "PACKAGE_INVALID_VERSION",
@@ -264,10 +291,31 @@ async function diagnoseWorkspace(rootDir: string, cause: Error): Promise<Problem
       (parseYaml(await readFile(path.join(rootDir, "pnpm-workspace.yaml"), "utf8")) as { packages?: string[] } | null)?.packages ?? []
     ).filter((g) => !g.startsWith("!"));
   } catch (err) {
-    return [{ code: "WORKSPACE_YAML_INVALID", file: "pnpm-workspace.yaml", message: `not valid YAML: ${(err as Error).message}` }];
+    return [
+      {
+        code: "WORKSPACE_YAML_INVALID",
+        file: "pnpm-workspace.yaml",
+        message: `not valid YAML: ${(err as Error).message}`,
+        hint: "fix the YAML syntax (packages: a list of globs)",
+      },
+    ];
   }
   const match = picomatch(globs.map((g) => g.replace(/\/+$/, "")));
   const problems: Problem[] = [];
+  // The root package.json is read too (manypkg's message names neither).
+  const rootText = await readFile(path.join(rootDir, "package.json"), "utf8").catch(() => undefined);
+  if (rootText !== undefined) {
+    try {
+      JSON.parse(rootText);
+    } catch (err) {
+      problems.push({
+        code: "PACKAGE_JSON_INVALID",
+        file: "package.json",
+        message: `not valid JSON: ${(err as Error).message}`,
+        hint: "fix the JSON syntax",
+      });
+    }
+  }
   const walk = async (rel: string, depth: number): Promise<void> => {
     if (depth > 6) return;
     for (const e of await readdir(path.join(rootDir, rel), { withFileTypes: true }).catch(() => [])) {
