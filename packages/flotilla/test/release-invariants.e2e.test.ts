@@ -125,7 +125,7 @@ describe("release invariants end to end", () => {
     expect(gh.releases.filter((x) => x.make_latest === "true")).toHaveLength(1);
     expect(Object.keys(originTags(p.origin))).toHaveLength(5);
     // The lock is gone.
-    expect(execFileSync("git", ["ls-remote", p.origin, "refs/flotilla/*"], { encoding: "utf8" }).trim()).toBe("");
+    expect(execFileSync("git", ["ls-remote", p.origin, "refs/flotilla/lock/*"], { encoding: "utf8" }).trim()).toBe("");
   });
 });
 

@@ -112,7 +112,8 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
           .choices(["text", "json"])
           .default("text"),
       )
-      .option("--allow-dirty", "allow uncommitted changes in the working tree");
+      .option("--allow-dirty", "allow uncommitted changes in the working tree")
+      .option("--verify", "read every registry, even where origin's release record says everything is released");
 
   let exitCode = 0;
   common(program.command("version"))

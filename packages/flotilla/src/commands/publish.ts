@@ -14,6 +14,7 @@ import { formatProblem, InputError, type Problem, ReleaseError } from "../errors
 import { describeStep } from "../execute/describe.ts";
 import { stepHandlers } from "../execute/handlers.ts";
 import { runSteps, type StepOutcome } from "../execute/runner.ts";
+import { coverageOf, readRecord, recordDigests, recordOf, releasedPlan, writeRecord } from "../observe/record.ts";
 import { observeState } from "../observe/state.ts";
 import { checkInvariants } from "../plan/invariants.ts";
 import { type PublishPlan, planPublish, type Step } from "../plan/publish-plan.ts";
@@ -30,6 +31,8 @@ export interface PublishOptions extends CommonOptions {
   allowDirty?: boolean;
   concurrency?: number;
   verbose?: boolean;
+  /** Read every registry even where origin holds a release record (observe/record.ts). */
+  verify?: boolean;
   log: Logger;
   /** `--log-format json`: step and run events (report/events.ts). */
   events?: EmitEvent;
@@ -66,7 +69,11 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   let plan = checked(diffed.plan);
   if (!opts.dryRun) planEvent(plan, opts);
   if (!plan.units.some((u) => u.hasWork)) {
-    log.info("Nothing to release: every version is already released.");
+    if (fromRecord.has(plan)) log.info("Nothing to release: origin's release record covers every version (--verify reads every registry).");
+    else {
+      log.info("Nothing to release: every version is already released.");
+      if (!opts.dryRun) await certify(ctx, plan, new Map(), opts); // read in full: the next no-op can trust the record
+    }
     return finish(ctx, plan, new Map(), started, false);
   }
   if (opts.dryRun) {
@@ -78,7 +85,7 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   try {
     if (lock?.waited) {
       // Another run of this commit went first: what is left is read again from the registries.
-      plan = checked(await diff(ctx));
+      plan = checked(await diff(ctx, true));
       planEvent(plan, opts);
       if (!plan.units.some((u) => u.hasWork)) {
         log.info("Nothing to release: every version was released by the run that held the lock.");
@@ -87,7 +94,9 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
     }
     await build(ctx, plan, opts);
     const outcomes = await execute(ctx, plan, opts);
-    return finish(ctx, plan, outcomes, started, true);
+    const out = await finish(ctx, plan, outcomes, started, true);
+    if (out.exitCode === 0) await certify(ctx, plan, outcomes, opts); // last: everything else is done
+    return out;
   } finally {
     await lock?.release();
   }
@@ -158,12 +167,12 @@ async function lockRelease(ctx: ReleaseContext, plan: PublishPlan, opts: Publish
 async function preflightAndDiff(ctx: ReleaseContext, opts: PublishOptions): Promise<{ ctx: ReleaseContext; plan: PublishPlan }> {
   const local = await preflight(ctx, opts, false);
   const promoteLast = ctx.config.npm.promote === "last";
-  const diffed = local.length === 0 && !promoteLast ? diff(ctx) : undefined;
+  const diffed = local.length === 0 && !promoteLast ? diff(ctx, opts.verify) : undefined;
   diffed?.catch(() => {}); // awaited below, once preflight has passed
   const problems = [...local, ...(await preflight(ctx, opts, true, local.length > 0))];
   if (problems.length) throw new InputError(problems);
   const effective = promoteLast ? await promoteFallback(ctx, opts) : ctx;
-  const plan = await (diffed ?? diff(effective));
+  const plan = await (diffed ?? diff(effective, opts.verify));
   const cycles = publishCycles(plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.pkg));
   if (cycles.length) throw new InputError(cycles);
   return { ctx: effective, plan };
@@ -227,7 +236,47 @@ async function preflight(ctx: ReleaseContext, opts: PublishOptions, network: boo
   return results.flatMap((r) => r.problems);
 }
 
-async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
+/** Plans answered by origin's release record instead of the registries. */
+const fromRecord = new WeakSet<PublishPlan>();
+
+/** A record is kept only where flotilla pushes to origin anyway (its tags go there). */
+async function recordable(ctx: ReleaseContext): Promise<boolean> {
+  return ctx.stages.has("git") && ctx.config.git.push && (await originUrl(ctx.rootDir)) !== undefined;
+}
+
+/** The plan's inputs other than the registries' state (read once here: the planner stays pure). */
+async function planInputs(ctx: ReleaseContext, sha: string | undefined) {
+  return {
+    workspace: ctx.workspace,
+    config: ctx.config,
+    tagPrivate: ctx.tagPrivate,
+    stages: ctx.stages,
+    only: ctx.only,
+    imageNames: ctx.imageNames,
+    sha,
+    ...(await releaseInputs(ctx)),
+  };
+}
+
+/**
+ * Writes the release record after a run that left nothing undone (observe/record.ts). It only
+ * saves the next no-op its reads: when it cannot be written, the run says so and still succeeds.
+ */
+async function certify(ctx: ReleaseContext, plan: PublishPlan, outcomes: Map<string, StepOutcome>, opts: PublishOptions): Promise<void> {
+  if (!plan.commit || !(await recordable(ctx))) return;
+  const digests = new Map<string, string>();
+  for (const s of plan.steps) {
+    const d = outcomes.get(s.id)?.result?.digest;
+    if (d && (s.kind === "image-build-push" || s.kind === "image-promote")) digests.set(s.payload.image, d);
+  }
+  try {
+    await writeRecord(ctx.rootDir, recordOf(await planInputs(ctx, plan.commit), plan, digests));
+  } catch (err) {
+    opts.log.warn(`the release record was not written (the next run reads every registry): ${(err as Error).message}`);
+  }
+}
+
+async function diff(ctx: ReleaseContext, verify = false): Promise<PublishPlan> {
   const npmPackages = ctx.stages.has("npm")
     ? ctx.workspace.packages
         .filter((p) => !p.private && (!ctx.only || ctx.only.has(p.name)))
@@ -242,6 +291,16 @@ async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
         })
     : [];
   const sha = await headCommit(ctx.rootDir);
+  const inputs = await planInputs(ctx, sha);
+  // Origin's release record covering exactly this plan: one request instead of every registry.
+  if (!verify && sha && (await recordable(ctx))) {
+    const rec = await readRecord(ctx.rootDir, sha, coverageOf(inputs));
+    if (rec) {
+      const plan = releasedPlan(inputs, recordDigests(rec));
+      fromRecord.add(plan);
+      return plan;
+    }
+  }
   const readGit = ctx.stages.has("git") && ctx.config.git.tags;
   const state = await observeState({
     rootDir: ctx.rootDir,
@@ -254,17 +313,7 @@ async function diff(ctx: ReleaseContext): Promise<PublishPlan> {
     // No origin (allowed with git.push false): there is nothing to ask, so no `git ls-remote`.
     readRemoteTags: readGit && (await originUrl(ctx.rootDir)) !== undefined,
   });
-  return planPublish({
-    workspace: ctx.workspace,
-    config: ctx.config,
-    tagPrivate: ctx.tagPrivate,
-    state,
-    stages: ctx.stages,
-    only: ctx.only,
-    imageNames: ctx.imageNames,
-    sha,
-    ...(await releaseInputs(ctx)),
-  });
+  return planPublish({ ...inputs, state });
 }
 
 /** A dry run is the executor describing the plan: reads ran, writes are printed (STYLE 2). */

@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
 import pLimit, { type LimitFunction } from "p-limit";
 import { buildImage, pushImage } from "../adapters/docker.ts";
-import { createTag, localTagCommit, pushTags } from "../adapters/git.ts";
+import { gitTags } from "../adapters/git-tags.ts";
 import { splitImageName } from "../adapters/oci-registry.ts";
 import type { PackedPackage } from "../adapters/pnpm.ts";
 import { ociFor, type ReleaseContext, registryFor } from "../context.ts";
@@ -129,15 +129,16 @@ export const handlers: { [K in Step["kind"]]: Handler<K> } = {
   "git-tag": {
     describe: describers["git-tag"],
     async run(p, _deps, { ctx }) {
-      const at = await localTagCommit(ctx.rootDir, p.tag);
+      const tags = gitTags(ctx, ctx.rootDir); // batched with the other tag steps running now (see git-tags.ts)
+      const at = await tags.commitOf(p.tag);
       if (at && p.commit && at !== p.commit) {
         return {
           status: "failed",
           error: `local tag ${p.tag} points at ${at.slice(0, 7)}, not the release commit ${p.commit.slice(0, 7)}: delete it (git tag -d ${p.tag})`,
         };
       }
-      if (!at) await createTag(ctx.rootDir, p.tag, p.commit || undefined);
-      if (p.push) await pushTags(ctx.rootDir, [p.tag]);
+      if (!at) await tags.create(p.tag, p.commit);
+      if (p.push) await tags.push(p.tag);
       return { status: "done", detail: p.push ? `tagged ${p.tag} and pushed it` : `tagged ${p.tag}` };
     },
   },

@@ -95,7 +95,7 @@ export async function endState(p: Prepared) {
       target: r.target_commitish === p.commit ? "release commit" : r.target_commitish,
     }))
     .sort((a, b) => a.tag.localeCompare(b.tag));
-  const lockLeft = execFileSync("git", ["ls-remote", p.origin, "refs/flotilla/*"], { encoding: "utf8" }).trim() !== "";
+  const lockLeft = execFileSync("git", ["ls-remote", p.origin, "refs/flotilla/lock/*"], { encoding: "utf8" }).trim() !== "";
   return { npm, images, tags, releases, invented: gh.inventedTags.length, lockLeft };
 }
 export type EndState = Awaited<ReturnType<typeof endState>>;
