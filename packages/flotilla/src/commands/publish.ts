@@ -18,6 +18,7 @@ import { coverageOf, readRecord, recordDigests, recordOf, releasedPlan, writeRec
 import { observeState } from "../observe/state.ts";
 import { checkInvariants } from "../plan/invariants.ts";
 import { type PublishPlan, planPublish, type Step } from "../plan/publish-plan.ts";
+import { shardPlan } from "../plan/shard.ts";
 import { preflightChecks, publishCycles } from "../preflight.ts";
 import { type EmitEvent, stepEnded, stepStarted } from "../report/events.ts";
 import { writeGithubOutputs } from "../report/github.ts";
@@ -31,6 +32,8 @@ export interface PublishOptions extends CommonOptions {
   allowDirty?: boolean;
   concurrency?: number;
   verbose?: boolean;
+  /** `--shard <id>` (SPEC §11): only that matrix entry's artifact steps (plan/shard.ts). */
+  shard?: string;
   /** Read every registry even where origin holds a release record (observe/record.ts). */
   verify?: boolean;
   log: Logger;
@@ -67,6 +70,7 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   const diffed = await preflightAndDiff(discovered, opts);
   const { ctx } = diffed;
   let plan = checked(diffed.plan);
+  if (opts.shard) return publishShard(ctx, checked(shardPlan(plan, opts.shard)), opts, started);
   if (!opts.dryRun) planEvent(plan, opts);
   if (!plan.units.some((u) => u.hasWork)) {
     if (fromRecord.has(plan)) log.info("Nothing to release: origin's release record covers every version (--verify reads every registry).");
@@ -100,6 +104,29 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   } finally {
     await lock?.release();
   }
+}
+
+/**
+ * One matrix entry (SPEC §11): its artifact steps only, never a pointer, tag, release or record.
+ * No release lock: shards of one commit run at once by design and each writes only its own
+ * artifacts; the final plain run takes the lock and finishes.
+ */
+async function publishShard(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions, started: number): Promise<PublishOutcome> {
+  if (plan.steps.length === 0) {
+    opts.log.info(`Nothing to do in shard ${opts.shard}: its artifacts are in the registries already.`);
+    return finish(ctx, plan, new Map(), started, false);
+  }
+  if (opts.dryRun) return { ...(await finish(ctx, plan, await describe(ctx, plan, opts), started, false, false)), dryRun: true };
+  planEvent(plan, opts);
+  await build(ctx, plan, opts);
+  return finish(ctx, plan, await execute(ctx, plan, opts), started, true);
+}
+
+/** What is left to release at the commit, reading only (`flotilla matrix`): discover, then the diff. */
+export async function remainingPlan(opts: CommonOptions): Promise<PublishPlan> {
+  const discovered = await discover(opts);
+  checkLatestConfig(discovered);
+  return checked(await diff(discovered));
 }
 
 function planEvent(plan: PublishPlan, opts: PublishOptions): void {

@@ -1,0 +1,110 @@
+/** Fan-out as data (SPEC §11): the matrix of a plan and one shard's plan (pure). */
+import { describe, expect, it } from "vitest";
+import { resolveConfig } from "../src/config/load.ts";
+import { InputError } from "../src/errors.ts";
+import { checkInvariants } from "../src/plan/invariants.ts";
+import { isArtifact, type PublishPlan, planPublish, type RegistryState, type Stage } from "../src/plan/publish-plan.ts";
+import { matrixOf, shardPlan } from "../src/plan/shard.ts";
+import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
+
+const SHA = "c0ffee0000000000000000000000000000000000";
+const ALL: ReadonlySet<Stage> = new Set(["npm", "images", "git", "github"]);
+
+function pkg(name: string, version: string, o: { deps?: string[]; private?: boolean; dockerfile?: boolean } = {}): WorkspacePackage {
+  return {
+    name,
+    version,
+    dir: `/ws/${name}`,
+    relDir: name,
+    private: o.private ?? false,
+    kind: o.dockerfile ? (o.private ? "image" : "both") : o.private ? "private" : "npm",
+    dockerfile: o.dockerfile ? "Dockerfile" : undefined,
+    internalDeps: o.deps ?? [],
+    internalDevDeps: [],
+    manifest: { name, version },
+  };
+}
+
+/** Two libraries (b depends on a), an app image on arm64, a library that also ships an image; `done` already in the registries. */
+function plan(opts: { promote?: "last"; state?: Partial<RegistryState> } = {}): PublishPlan {
+  const packages = [
+    pkg("a", "1.0.0"),
+    pkg("b", "1.1.0", { deps: ["a"] }),
+    pkg("web", "2.0.0", { private: true, dockerfile: true }),
+    pkg("tool", "3.0.0", { dockerfile: true }),
+  ];
+  const workspace: Workspace = {
+    rootDir: "/ws",
+    packages,
+    byName: new Map(packages.map((p) => [p.name, p])),
+    unversioned: new Map(),
+    manypkg: { rootDir: "/ws", packages: [], tool: { type: "pnpm" } },
+  } as Workspace;
+  return planPublish({
+    workspace,
+    config: resolveConfig(
+      { images: { apps: { web: { platforms: ["linux/arm64"] } } }, ...(opts.promote ? { npm: { promote: "last" } } : {}) },
+      {},
+    ),
+    tagPrivate: true,
+    state: { npm: new Map(), remoteTags: new Set(), localTags: new Set(), images: new Map(), releases: new Set(), ...opts.state },
+    stages: ALL,
+    imageNames: new Map([
+      ["web", "ghcr.io/acme/web"],
+      ["tool", "ghcr.io/acme/tool"],
+    ]),
+    sha: SHA,
+  });
+}
+
+describe("matrixOf", () => {
+  it("one entry for npm, one per image build (with its platform when configured), npm first", () => {
+    expect(matrixOf(plan())).toEqual({ include: [{ shard: "npm" }, { shard: "image:tool" }, { shard: "image:web:linux/arm64" }] });
+  });
+
+  it("nothing left to build or publish → an empty include (pointers, tags and releases are the final run's)", () => {
+    const released = plan({
+      state: {
+        npm: new Map(
+          ["a", "b", "tool"].map((n) => [n, { versions: new Set([n === "a" ? "1.0.0" : n === "b" ? "1.1.0" : "3.0.0"]), distTags: {} }]),
+        ),
+        images: new Map([
+          ["ghcr.io/acme/web", { tags: ["2.0.0"], digests: new Map([["2.0.0", "sha256:1"]]) }],
+          ["ghcr.io/acme/tool", { tags: ["3.0.0"], digests: new Map([["3.0.0", "sha256:2"]]) }],
+        ]),
+      },
+    });
+    expect(released.steps.length).toBeGreaterThan(0); // dist-tags, floating image tags, git tags, releases
+    expect(matrixOf(released)).toEqual({ include: [] });
+  });
+});
+
+describe("shardPlan", () => {
+  it("keeps only the shard's artifact steps, their order inside the shard, and passes the invariants", () => {
+    for (const promote of [undefined, "last"] as const) {
+      const full = plan(promote ? { promote } : {});
+      const npm = shardPlan(full, "npm");
+      expect(npm.steps.map((s) => s.id).sort()).toEqual(["npm-publish:a", "npm-publish:b", "npm-publish:tool"]);
+      expect(npm.steps.find((s) => s.id === "npm-publish:b")!.deps).toEqual(["npm-publish:a"]);
+      expect(npm.units.map((u) => [u.name, !!u.npm, !!u.image, u.gitTag, u.release])).toEqual([
+        ["a", true, false, null, null],
+        ["b", true, false, null, null],
+        ["tool", true, false, null, null],
+      ]);
+      const web = shardPlan(full, "image:web:linux/arm64");
+      expect(web.steps.map((s) => s.id)).toEqual(["image-build-push:web"]);
+      expect(shardPlan(full, "image:tool").units.map((u) => [u.name, !!u.npm, !!u.image])).toEqual([["tool", false, true]]);
+      for (const p of [npm, web]) {
+        expect(checkInvariants(p)).toEqual([]);
+        expect(p.steps.every(isArtifact)).toBe(true);
+        expect(p.latest).toBeNull();
+      }
+    }
+  });
+
+  it("an id of nothing left (a rerun of a finished shard) is an empty plan; a malformed id is an input error", () => {
+    expect(shardPlan(plan(), "image:gone").steps).toEqual([]);
+    expect(() => shardPlan(plan(), "image:web linux")).toThrow(InputError);
+    expect(() => shardPlan(plan(), "git")).toThrow(/"git" is not a shard id/);
+  });
+});
