@@ -128,6 +128,7 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
   release(program.command("publish"))
     .description("release every version in the workspace that is not yet released (npm, images, git tags, GitHub releases)")
     .option("--dry-run", "read the registries and print what would be done, without doing it")
+    .option("--shard <id>", "run one entry of `flotilla matrix` (its artifacts only: no floating tags, git tags or releases)")
     .action(async (opts: ReleaseOptions) => {
       const log = releaseLogger(opts);
       const tty = io.isTTY && !opts.json && io.env.CI !== "true" && !events;
@@ -165,6 +166,16 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
         );
       else if (out.publish && !out.publish.dryRun) io.stdout(renderResult(out.publish.result));
       exitCode = out.publish?.exitCode ?? 0;
+    });
+
+  common(program.command("matrix"))
+    .description("print what is left to release at this commit as a GitHub Actions matrix (one entry per image, one for npm)")
+    .option("--filter <name|glob>", "only these packages (repeatable)", collect)
+    .addOption(new Option("--only <stage>", "only these stages (repeatable)").choices(STAGES).argParser(collectStage))
+    .action(async (opts: ReleaseOptions) => {
+      const { matrixCommand } = await import("../commands/matrix.ts");
+      const matrix = await matrixCommand({ ...opts, configPath: opts.config, env: io.env });
+      io.stdout(`${JSON.stringify(matrix)}\n`);
     });
 
   common(program.command("doctor"))
