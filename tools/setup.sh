@@ -10,6 +10,8 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# strace: the secrets scan (test/helpers/secrets-scan.ts) reads every child process's argv through it.
+command -v strace >/dev/null 2>&1 || need+=(strace)
 # A static busybox for the offline node:24-slim base image (replaces Debian's dynamic busybox).
 if ! file -L /bin/busybox 2>/dev/null | grep -q 'statically linked'; then need+=(busybox-static file); fi
 if [ ${#need[@]} -gt 0 ]; then

@@ -63,7 +63,17 @@ export class NpmRegistry {
         await res.body?.cancel();
         throw new HttpError(`GET ${this.url}/${escapeName(name)} answered HTTP ${res.status}`, res.status);
       }
-      const doc = (await res.json()) as { versions?: Record<string, unknown>; "dist-tags"?: Record<string, string> };
+      // A proxy's or maintenance HTML page answered 200 must name the request, not be a bare JSON.parse error.
+      const text = await res.text();
+      let doc: { versions?: Record<string, unknown>; "dist-tags"?: Record<string, string> };
+      try {
+        doc = JSON.parse(text);
+      } catch {
+        throw new HttpError(
+          `${name}: GET ${this.url}/${escapeName(name)} answered HTTP ${res.status} with a body that is not a packument (${res.headers.get("content-type") ?? "no content-type"}: ${JSON.stringify(text.slice(0, 60))}); check the registry URL (npm.registry, FLOTILLA_NPM_REGISTRY) and any proxy in front of it`,
+          res.status,
+        );
+      }
       return { versions: new Set(Object.keys(doc.versions ?? {})), distTags: doc["dist-tags"] ?? {} };
     });
   }

@@ -19,7 +19,7 @@ import { observeState } from "../observe/state.ts";
 import { checkInvariants } from "../plan/invariants.ts";
 import { type PublishPlan, planPublish, type Step } from "../plan/publish-plan.ts";
 import { shardPlan } from "../plan/shard.ts";
-import { preflightChecks, publishCycles } from "../preflight.ts";
+import { preflightChecks, publishCycles, tagsOnOtherCommits } from "../preflight.ts";
 import { type EmitEvent, stepEnded, stepStarted } from "../report/events.ts";
 import { writeGithubOutputs } from "../report/github.ts";
 import type { Logger } from "../report/log.ts";
@@ -202,6 +202,8 @@ async function preflightAndDiff(ctx: ReleaseContext, opts: PublishOptions): Prom
   const plan = await (diffed ?? diff(effective, opts.verify));
   const cycles = publishCycles(plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.pkg));
   if (cycles.length) throw new InputError(cycles);
+  const tagsElsewhere = ctx.stages.has("git") ? await tagsOnOtherCommits(ctx.rootDir, plan.units, plan.commit) : [];
+  if (tagsElsewhere.length) throw new InputError(tagsElsewhere);
   return { ctx: effective, plan };
 }
 
