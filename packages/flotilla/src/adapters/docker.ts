@@ -96,9 +96,22 @@ function follow(docker: Docker, stream: NodeJS.ReadableStream, onEvent?: (e: Str
   });
 }
 
-/** Builds an image (classic builder: no BuildKit on these daemons). Returns the image ID. */
+/**
+ * Builds an image (classic builder: no BuildKit on these daemons). Returns the image ID. The
+ * classic builder's cache ignores the platform (Docker 20.10: `FROM scratch` + `COPY` for amd64
+ * after arm64 returns the arm64 image), so an image of another platform is built again without cache.
+ */
 export async function buildImage(docker: Docker, spec: BuildSpec, onLine?: (line: string) => void): Promise<string> {
+  const id = await buildOnce(docker, spec, false, onLine);
+  if (!spec.platform) return id;
+  const info = await docker.getImage(id).inspect();
+  if (spec.platform.startsWith(`${info.Os}/${info.Architecture}`)) return id;
+  return buildOnce(docker, spec, true, onLine);
+}
+
+async function buildOnce(docker: Docker, spec: BuildSpec, nocache: boolean, onLine?: (line: string) => void): Promise<string> {
   const stream = await docker.buildImage(contextStream(spec.context, spec.dockerfile) as never, {
+    ...(nocache ? { nocache: true } : {}),
     t: spec.tag,
     dockerfile: spec.dockerfile,
     buildargs: spec.buildArgs,

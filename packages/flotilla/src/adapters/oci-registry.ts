@@ -210,6 +210,54 @@ export class OciRegistry {
     );
   }
 
+  /** A manifest's descriptor (media type, digest, size: what an index lists), or null when absent. */
+  async descriptor(repo: string, ref: string): Promise<{ mediaType: string; digest: string; size: number } | null> {
+    const res = await this.request(`/v2/${repo}/manifests/${ref}`, {
+      headers: { accept: MANIFEST_ACCEPT },
+      scope: `repository:${repo}:pull`,
+    });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return null;
+    }
+    if (!res.ok) throw new HttpError(`GET ${this.host}/${repo}:${ref}: HTTP ${res.status}`, res.status);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const mediaType =
+      (res.headers.get("content-type") ?? "").split(";")[0]!.trim() ||
+      (JSON.parse(bytes.toString("utf8")) as { mediaType: string }).mediaType;
+    return { mediaType, digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`, size: bytes.length };
+  }
+
+  /**
+   * Puts a manifest (an image index, for multi-platform images) under `ref`; returns its digest.
+   * Retried like `copyTag`: before each retry the tag is read, and a write that went through is not repeated.
+   */
+  async putManifest(repo: string, ref: string, mediaType: string, bytes: Buffer): Promise<string> {
+    const scope = `repository:${repo}:pull,push`;
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    return withRetry(
+      async () => {
+        const put = await this.request(`/v2/${repo}/manifests/${ref}`, {
+          method: "PUT",
+          headers: { "content-type": mediaType },
+          body: bytes,
+          scope,
+          once: true,
+        });
+        if (put.status !== 201 && put.status !== 200) {
+          const text = await put.text();
+          throw new HttpError(`PUT ${this.host}/${repo}:${ref}: HTTP ${put.status} ${text.slice(0, 300)}`, put.status);
+        }
+        await put.body?.cancel();
+        return put.headers.get("docker-content-digest") ?? digest;
+      },
+      {
+        shouldRetry: (err) => isTransient((err as { cause?: unknown }).cause ?? err) || isTransient(err),
+        settled: async () => ((await this.digest(repo, ref)) === digest ? digest : undefined),
+      },
+    );
+  }
+
   /** Labels of the image a tag points at (from its config blob), for checks and tests. */
   async labels(repo: string, ref: string): Promise<Record<string, string>> {
     const scope = `repository:${repo}:pull`;
