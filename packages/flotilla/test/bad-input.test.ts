@@ -59,7 +59,7 @@ async function expectCommandRejected(
   return doc;
 }
 
-describe("bad input → exit 2, the file and what is wrong, nothing changed", () => {
+describe.concurrent("bad input → exit 2, the file and what is wrong, nothing changed", () => {
   it("a changeset with broken front matter", async () => {
     const dir = base();
     writeFileSync(path.join(dir, ".changeset/broken.md"), '---\n"@x/a": patch\nno closing fence\n');
