@@ -252,12 +252,12 @@ describe.concurrent("bad-input catalogue (testbed): refused, nothing changed on 
   }
 });
 
-describe("known defects (owner: src/commands/publish.ts)", () => {
+describe("registry read failures before any side effect", () => {
   // A registry read that fails before any side effect (the diff) reaches the CLI as an
   // unexpected error ("… report it", exit 1), though nothing was changed and the message names
   // the registry and package: publish.ts does not classify the diff's errors. Expected: a
   // service error saying nothing was changed (exit 1, or 2 as a failed preflight).
-  it.fails("a packument that is not JSON is not reported as an unexpected error", async () => {
+  it("a packument that is not JSON is not reported as an unexpected error: exit 1 naming the package, nothing changed", async () => {
     const tb = testbed();
     const f = fixture();
     await registerGithubRepo(tb, f.scope, "repo", { remote: f.origin });
@@ -268,6 +268,8 @@ describe("known defects (owner: src/commands/publish.ts)", () => {
       const env = envFor(tb, { GITHUB_REPOSITORY: f.repo, FLOTILLA_NPM_REGISTRY: `${p.url}/` });
       const run = await runScanned(["publish", "--skip-build"], { cwd: f.dir, env, tokens: tokensOf(tb), traceArgv: false });
       expect(run.stderr).not.toMatch(/unexpected error/);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toMatch(/could not read what is already released, so nothing was changed: .*@.*lib/);
     } finally {
       await p.close();
     }

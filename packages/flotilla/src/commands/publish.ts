@@ -10,7 +10,7 @@ import { runStreaming } from "../adapters/turbo.ts";
 import { planBuild } from "../build/plan.ts";
 import { readChangesetsState } from "../changesets/release-plan.ts";
 import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "../context.ts";
-import { formatProblem, InputError, type Problem, ReleaseError } from "../errors.ts";
+import { FlotillaError, formatProblem, InputError, type Problem, ReleaseError } from "../errors.ts";
 import { describeStep } from "../execute/describe.ts";
 import { stepHandlers } from "../execute/handlers.ts";
 import { runSteps, type StepOutcome } from "../execute/runner.ts";
@@ -341,6 +341,10 @@ async function diff(ctx: ReleaseContext, verify = false): Promise<PublishPlan> {
     readGit,
     // No origin (allowed with git.push false): there is nothing to ask, so no `git ls-remote`.
     readRemoteTags: readGit && (await originUrl(ctx.rootDir)) !== undefined,
+  }).catch((err: unknown) => {
+    // A registry, origin or GitHub that cannot be read: a failure of this run, not a bug.
+    if (err instanceof FlotillaError) throw err;
+    throw new ReleaseError(`could not read what is already released, so nothing was changed: ${(err as Error).message}`, { cause: err });
   });
   return planPublish({ ...inputs, state });
 }
