@@ -5,6 +5,7 @@
  * client assembles the image index over them; `docker pull --platform` of each resolves to that
  * platform's image.
  */
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type Docker from "dockerode";
@@ -12,8 +13,9 @@ import { describe, expect, it } from "vitest";
 import { buildImage, dockerClient, pushImage } from "../src/adapters/docker.ts";
 import { OCI_INDEX, parsePlatform, pushImageIndex } from "../src/adapters/oci-index.ts";
 import { OciRegistry } from "../src/adapters/oci-registry.ts";
+import { runFlotilla } from "./helpers/cli.ts";
 import { tempDir } from "./helpers/fixtures.ts";
-import { testbed, uniqueScope } from "./helpers/testbed.ts";
+import { envFor, releasableWorkspace, remoteTagNames, testbed, uniqueScope } from "./helpers/testbed.ts";
 
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
 
@@ -82,5 +84,82 @@ describe("multi-platform image index", () => {
     );
     expect(parsePlatform("arm64")).toBeNull();
     expect(parsePlatform("linux/arm/v7")).toEqual({ os: "linux", architecture: "arm", variant: "v7" });
+  });
+});
+
+describe("a multi-platform release (images.apps.<pkg>.platforms)", () => {
+  /** An app of two platforms (FROM scratch: nothing runs, no emulation), released in its own workspace. */
+  function workspace() {
+    const s = uniqueScope();
+    const app = `app-${s}`;
+    const name = `@${s}/${app}`;
+    const ws = releasableWorkspace([{ name, version: "1.2.0", private: true, dir: `apps/${app}` }], {
+      [`apps/${app}/Dockerfile`]: "FROM scratch\nCOPY package.json /\n",
+      "flotilla.config.json": { images: { apps: { [name]: { platforms: PLATFORMS } } } },
+    });
+    return { ...ws, name, repo: `acme/${app}` };
+  }
+
+  /** What a user sees: every tag → what it is (the index, or a platform's image), and the index's platforms. */
+  async function images(repo: string) {
+    const tb = testbed();
+    const registry = new OciRegistry({ host: tb.registry.host, username: tb.registry.username, password: tb.registry.password });
+    const indexDigest = await registry.digest(repo, "1.2.0");
+    const tags: Record<string, string> = {};
+    for (const t of (await registry.tags(repo)).sort()) {
+      const d = await registry.descriptor(repo, t);
+      tags[t] = d!.digest === indexDigest ? `index (${d!.mediaType})` : d!.mediaType;
+    }
+    const res = await fetch(`${tb.registry.url}/v2/${repo}/manifests/1.2.0`, {
+      headers: {
+        accept: OCI_INDEX,
+        authorization: `Basic ${Buffer.from(`${tb.registry.username}:${tb.registry.password}`).toString("base64")}`,
+      },
+    });
+    const index = (await res.json()) as { manifests: { digest: string; platform: object }[] };
+    const platforms = index.manifests.map((m) => m.platform);
+    // Each entry is that platform's tag.
+    const perPlatform = await Promise.all(PLATFORMS.map(async (p) => registry.digest(repo, `1.2.0-${p.replace("/", "-")}`)));
+    expect(index.manifests.map((m) => m.digest)).toEqual(perPlatform);
+    return { tags, platforms };
+  }
+
+  it("one run builds both platforms on one daemon; a matrix (one runner per platform, then the final run) ends the same", async () => {
+    const tb = testbed();
+    const single = workspace();
+    const env = envFor(tb);
+    const one = await runFlotilla(["publish", "--skip-build"], { cwd: single.dir, env });
+    expect(one.exitCode, one.stdout + one.stderr).toBe(0);
+    const want = await images(single.repo);
+    expect(want.platforms).toEqual(PLATFORMS.map(parsePlatform));
+    expect(want.tags).toEqual({
+      "1": `index (${OCI_INDEX})`,
+      "1.2": `index (${OCI_INDEX})`,
+      "1.2.0": `index (${OCI_INDEX})`,
+      "1.2.0-linux-amd64": "application/vnd.docker.distribution.manifest.v2+json",
+      "1.2.0-linux-arm64": "application/vnd.docker.distribution.manifest.v2+json",
+      latest: `index (${OCI_INDEX})`,
+    });
+    expect(remoteTagNames(single.origin)).toEqual([`${single.name}@1.2.0`]);
+
+    const m = workspace();
+    const out = await runFlotilla(["matrix"], { cwd: m.dir, env });
+    expect(out.exitCode, out.stderr).toBe(0);
+    const shards = (JSON.parse(out.stdout) as { include: { shard: string }[] }).include.map((e) => e.shard);
+    expect(shards).toEqual(PLATFORMS.map((p) => `image:${m.name}:${p}`));
+    const runs = await Promise.all(
+      shards.map((shard) => {
+        const dir = path.join(tempDir(), "runner");
+        execFileSync("cp", ["-a", m.dir, dir]);
+        return runFlotilla(["publish", "--skip-build", "--shard", shard], { cwd: dir, env });
+      }),
+    );
+    for (const r of runs) expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const final = await runFlotilla(["publish", "--skip-build"], { cwd: m.dir, env });
+    expect(final.exitCode, final.stdout + final.stderr).toBe(0);
+    expect(final.stdout).not.toContain("built and pushed"); // the platforms came from the shards
+    expect(final.stdout).toContain(`pushed the image index ${tb.registry.host}/${m.repo}:1.2.0 over linux/amd64, linux/arm64`);
+    expect(await images(m.repo)).toEqual(want);
+    expect(remoteTagNames(m.origin)).toEqual([`${m.name}@1.2.0`]);
   });
 });

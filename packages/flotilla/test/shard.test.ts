@@ -26,7 +26,7 @@ function pkg(name: string, version: string, o: { deps?: string[]; private?: bool
 }
 
 /** Two libraries (b depends on a), an app image on arm64, a library that also ships an image; `done` already in the registries. */
-function plan(opts: { promote?: "last"; state?: Partial<RegistryState> } = {}): PublishPlan {
+function plan(opts: { promote?: "last"; state?: Partial<RegistryState>; webPlatforms?: string[] } = {}): PublishPlan {
   const packages = [
     pkg("a", "1.0.0"),
     pkg("b", "1.1.0", { deps: ["a"] }),
@@ -43,7 +43,10 @@ function plan(opts: { promote?: "last"; state?: Partial<RegistryState> } = {}): 
   return planPublish({
     workspace,
     config: resolveConfig(
-      { images: { apps: { web: { platforms: ["linux/arm64"] } } }, ...(opts.promote ? { npm: { promote: "last" } } : {}) },
+      {
+        images: { apps: { web: { platforms: opts.webPlatforms ?? ["linux/arm64"] } } },
+        ...(opts.promote ? { npm: { promote: "last" } } : {}),
+      },
       {},
     ),
     tagPrivate: true,
@@ -106,5 +109,46 @@ describe("shardPlan", () => {
     expect(shardPlan(plan(), "image:gone").steps).toEqual([]);
     expect(() => shardPlan(plan(), "image:web linux")).toThrow(InputError);
     expect(() => shardPlan(plan(), "git")).toThrow(/"git" is not a shard id/);
+  });
+});
+
+describe("multi-platform images in the plan", () => {
+  const both = ["linux/amd64", "linux/arm64"];
+
+  it("one build per platform (its own tag), then the index under the version tag; tags and floating tags wait for the index", () => {
+    const p = plan({ webPlatforms: both });
+    const ids = p.steps.map((s) => s.id);
+    expect(ids).toContain("image-build-push:web:linux/amd64");
+    expect(ids).toContain("image-build-push:web:linux/arm64");
+    const index = p.steps.find((s) => s.id === "image-index:web")!;
+    expect(index.deps).toEqual(["image-build-push:web:linux/amd64", "image-build-push:web:linux/arm64"]);
+    expect(index.payload).toEqual({
+      image: "ghcr.io/acme/web",
+      versionTag: "2.0.0",
+      platforms: [
+        { platform: "linux/amd64", tag: "2.0.0-linux-amd64" },
+        { platform: "linux/arm64", tag: "2.0.0-linux-arm64" },
+      ],
+    });
+    const arm = p.steps.find((s) => s.id === "image-build-push:web:linux/arm64")!;
+    expect(arm.kind === "image-build-push" && [arm.payload.versionTag, arm.payload.platform]).toEqual(["2.0.0-linux-arm64", "linux/arm64"]);
+    expect(p.steps.find((s) => s.id === "git-tag:web")!.deps).toContain("image-index:web");
+    expect(p.steps.find((s) => s.id === "image-promote:web")!.deps).toContain("image-index:web");
+    expect(checkInvariants(p)).toEqual([]);
+    // One matrix entry per platform; the index is the final run's.
+    expect(matrixOf(p).include.map((e) => e.shard)).toEqual(["npm", "image:tool", "image:web:linux/amd64", "image:web:linux/arm64"]);
+    expect(shardPlan(p, "image:web:linux/arm64").steps.map((s) => s.id)).toEqual(["image-build-push:web:linux/arm64"]);
+  });
+
+  it("a platform whose tag is in the registry is not built again; the index still waits for the other", () => {
+    const p = plan({
+      webPlatforms: both,
+      state: { images: new Map([["ghcr.io/acme/web", { tags: ["2.0.0-linux-arm64"], digests: new Map() }]]) },
+    });
+    expect(p.steps.filter((s) => s.pkg === "web" && s.kind === "image-build-push").map((s) => s.id)).toEqual([
+      "image-build-push:web:linux/amd64",
+    ]);
+    expect(p.steps.find((s) => s.id === "image-index:web")!.deps).toEqual(["image-build-push:web:linux/amd64"]);
+    expect(checkInvariants(p)).toEqual([]);
   });
 });

@@ -296,7 +296,7 @@ async function certify(ctx: ReleaseContext, plan: PublishPlan, outcomes: Map<str
   const digests = new Map<string, string>();
   for (const s of plan.steps) {
     const d = outcomes.get(s.id)?.result?.digest;
-    if (d && (s.kind === "image-build-push" || s.kind === "image-promote")) digests.set(s.payload.image, d);
+    if (d && (s.kind === "image-build-push" || s.kind === "image-index" || s.kind === "image-promote")) digests.set(s.payload.image, d);
   }
   try {
     await writeRecord(ctx.rootDir, recordOf(await planInputs(ctx, plan.commit), plan, digests));

@@ -10,6 +10,8 @@ export const describers: { [K in Step["kind"]]: (p: StepOf<K>["payload"]) => str
   "npm-dist-tag": (p) => `point dist-tag "${p.distTag}" of ${p.name} at ${p.version}${p.remove ? ` and remove "${p.remove}"` : ""}`,
   "image-build-push": (p) =>
     `build ${p.image}:${p.versionTag} from ${p.context}/${p.dockerfile}${p.platform ? ` (${p.platform})` : ""} and push it unless the tag exists`,
+  "image-index": (p) =>
+    `push the image index ${p.image}:${p.versionTag} over ${p.platforms.map((x) => `${x.platform} (${x.tag})`).join(", ")} unless the tag exists`,
   "image-promote": (p) =>
     `point ${p.tags.map((t) => `${p.image}:${t}`).join(", ")} at ${p.versionTag}${p.moves.length ? ` (moves ${p.moves.join(", ")})` : ""}`,
   "git-tag": (p) =>

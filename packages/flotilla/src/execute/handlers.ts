@@ -9,6 +9,7 @@ import { coveredTagsMarker } from "../github/changelog.ts";
 import { publishTarball } from "../npm/publish.ts";
 import type { Step, StepOf } from "../plan/publish-plan.ts";
 import { describers, describeStep } from "./describe.ts";
+import { runImageIndex } from "./image-index.ts";
 import type { StepHandlers, StepOutcome } from "./runner.ts";
 
 /** The outside world as the handlers reach it, built in one place (publish's execute phase). */
@@ -113,6 +114,11 @@ export const handlers: { [K in Step["kind"]]: Handler<K> } = {
       }
       return { status: "done", detail: `built and pushed ${p.image}:${p.versionTag} (${digest.slice(0, 19)})`, result: { digest } };
     },
+  },
+
+  "image-index": {
+    describe: describers["image-index"],
+    run: (p, _deps, { ctx }) => runImageIndex(ociFor(ctx, p.image), p),
   },
 
   "image-promote": {

@@ -51,6 +51,11 @@ export interface ImageWork {
   action: "build" | "retag" | "none";
   /** Digest of the version tag when it exists. */
   digest: string | null;
+  /**
+   * Multi-platform images (more than one `platforms`): each platform's own tag and whether the
+   * registry has it (a rerun or the final job of a matrix does not build it again); empty otherwise.
+   */
+  platforms: { platform: string; tag: string; pushed: boolean }[];
 }
 
 export interface NpmWork {
@@ -118,6 +123,13 @@ export interface ImageBuildPayload {
   labels: Record<string, string>;
   platform: string | null;
 }
+export interface ImageIndexPayload {
+  image: string;
+  /** The tag the index goes under (the version's artifact). */
+  versionTag: string;
+  /** Each platform and the tag its image was pushed under, in the config's order (the index's). */
+  platforms: { platform: string; tag: string }[];
+}
 export interface ImagePromotePayload {
   image: string;
   versionTag: string;
@@ -166,6 +178,7 @@ export type Step =
   | (StepBase & { kind: "npm-publish"; payload: NpmPublishPayload })
   | (StepBase & { kind: "npm-dist-tag"; payload: NpmDistTagPayload })
   | (StepBase & { kind: "image-build-push"; payload: ImageBuildPayload })
+  | (StepBase & { kind: "image-index"; payload: ImageIndexPayload })
   | (StepBase & { kind: "image-promote"; payload: ImagePromotePayload })
   | (StepBase & { kind: "git-tag"; payload: GitTagPayload })
   | (StepBase & { kind: "github-release"; payload: GithubReleasePayload });
@@ -173,7 +186,7 @@ export type StepKind = Step["kind"];
 export type StepOf<K extends StepKind> = Extract<Step, { kind: K }>;
 
 /** Steps that create a version's artifact (tags wait for them; floating pointers wait for all of them). */
-export const isArtifact = (s: Step): boolean => s.kind === "npm-publish" || s.kind === "image-build-push";
+export const isArtifact = (s: Step): boolean => s.kind === "npm-publish" || s.kind === "image-build-push" || s.kind === "image-index";
 /** Steps that move a floating pointer (SPEC §5.9: only once every artifact of the run exists). */
 export const isFloating = (s: Step): boolean => s.kind === "image-promote" || (s.kind === "npm-dist-tag" && s.payload.floating);
 
@@ -261,6 +274,7 @@ export function planPublish(input: PublishPlanInput): PublishPlan {
         moves: t.floating.filter((tag) => st.tags.includes(tag) && st.digests.get(tag) !== digest),
         action: digest === null ? "build" : aligned ? "none" : "retag",
         digest,
+        platforms: platformTags(config.images.apps[pkg.name]?.platforms, versionTag, st.tags),
       };
     }
     const taggable = config.git.tags && stages.has("git") && (!pkg.private || input.tagPrivate);
@@ -309,6 +323,19 @@ export function planPublish(input: PublishPlanInput): PublishPlan {
   return deepFreeze(plan);
 }
 
+/**
+ * Each platform's tag (`<version>-<os>-<arch>[-<variant>]`) when an app names more than one
+ * platform: the classic daemon pushes by tag only, and the tag is how a later run finds that
+ * platform done (the registry is the journal).
+ */
+function platformTags(platforms: readonly string[] | undefined, versionTag: string, existing: readonly string[]): ImageWork["platforms"] {
+  if (!platforms || platforms.length < 2) return [];
+  return platforms.map((platform) => {
+    const tag = `${versionTag}-${platform.replaceAll("/", "-")}`;
+    return { platform, tag, pushed: existing.includes(tag) };
+  });
+}
+
 function stepsFor(units: ReleaseUnit[], input: PublishPlanInput): Step[] {
   const { config } = input;
   const commit = input.sha ?? "";
@@ -352,21 +379,41 @@ function stepsFor(units: ReleaseUnit[], input: PublishPlanInput): Step[] {
       revision: commit,
       created: new Date(0),
     });
-    steps.push({
-      id: `image-build-push:${u.name}`,
+    const build = (id: string, versionTag: string, platform: string | null): Step => ({
+      id,
       kind: "image-build-push",
       pkg: u.name,
       deps: [],
       payload: {
         pkg: u.name,
-        image: u.image.name,
+        image: u.image!.name,
         version: u.version,
-        versionTag: u.image.versionTag,
+        versionTag,
         context,
         dockerfile: path.relative(context, path.resolve(u.pkg.dir, u.pkg.dockerfile!)),
         buildArgs: { ...app?.buildArgs, VERSION: u.version },
         labels,
-        platform: app?.platforms?.[0] ?? null,
+        platform,
+      },
+    });
+    if (u.image.platforms.length === 0) {
+      steps.push(build(`image-build-push:${u.name}`, u.image.versionTag, app?.platforms?.[0] ?? null));
+      continue;
+    }
+    // Multi-platform (SPEC §11): each platform not yet in the registry built on its own, then
+    // the index over all of them under the version tag.
+    const builds = u.image.platforms
+      .filter((p) => !p.pushed)
+      .map((p) => build(`image-build-push:${u.name}:${p.platform}`, p.tag, p.platform));
+    steps.push(...builds, {
+      id: `image-index:${u.name}`,
+      kind: "image-index",
+      pkg: u.name,
+      deps: builds.map((b) => b.id),
+      payload: {
+        image: u.image.name,
+        versionTag: u.image.versionTag,
+        platforms: u.image.platforms.map(({ platform, tag }) => ({ platform, tag })),
       },
     });
   }

@@ -54,7 +54,9 @@ export function summarize(plan: PublishPlan, outcomes: ReadonlyMap<string, StepO
     // A private package with no artifact at all is versioned only: never "already-released" (issue 9).
     if (u.pkg.private && !u.npm && !u.image && !u.gitTag && !u.release) status = "private";
     // Results travel in the outcomes: the digest an image step saw, the URL of the release.
-    const digest = own.map(([, o]) => o?.result?.digest).find(Boolean) ?? u.image?.digest ?? null;
+    // A multi-platform image's digest is its index's, not a platform's.
+    const index = own.find(([s]) => s.kind === "image-index")?.[1]?.result?.digest;
+    const digest = index ?? own.map(([, o]) => o?.result?.digest).find(Boolean) ?? u.image?.digest ?? null;
     const url = own.map(([, o]) => o?.result?.url).find(Boolean);
     return toResult(u, status, error, digest, url);
   });
