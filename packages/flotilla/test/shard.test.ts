@@ -1,10 +1,11 @@
 /** Fan-out as data (SPEC §11): the matrix of a plan and one shard's plan (pure). */
 import { describe, expect, it } from "vitest";
-import { resolveConfig } from "../src/config/load.ts";
+import { loadConfig, resolveConfig } from "../src/config/load.ts";
 import { InputError } from "../src/errors.ts";
 import { checkInvariants } from "../src/plan/invariants.ts";
 import { isArtifact, type PublishPlan, planPublish, type RegistryState, type Stage } from "../src/plan/publish-plan.ts";
 import { matrixOf, shardPlan } from "../src/plan/shard.ts";
+import { writeTree } from "./helpers/fixtures.ts";
 import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
 
 const SHA = "c0ffee0000000000000000000000000000000000";
@@ -150,5 +151,18 @@ describe("multi-platform images in the plan", () => {
     ]);
     expect(p.steps.find((s) => s.id === "image-index:web")!.deps).toEqual(["image-build-push:web:linux/amd64"]);
     expect(checkInvariants(p)).toEqual([]);
+  });
+
+  it("a platform that is not os/arch[/variant], or one listed twice, is a config error naming the field", async () => {
+    for (const [platforms, message] of [
+      [["arm64"], "must be os/arch[/variant], e.g. linux/arm64"],
+      [["linux/amd64", "linux/amd64"], "lists a platform twice"],
+    ] as const) {
+      const dir = writeTree({ "flotilla.config.json": { images: { apps: { web: { platforms } } } } });
+      const err = await loadConfig(dir, { env: {} }).catch((e: InputError) => e);
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as InputError).message).toContain(message);
+      expect((err as InputError).message).toContain("images.apps.web.platforms");
+    }
   });
 });

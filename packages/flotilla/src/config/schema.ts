@@ -14,7 +14,12 @@ const imageApp = z
     dockerfile: z.string().min(1).optional().describe("Dockerfile path, relative to the package folder (default: Dockerfile)"),
     context: z.string().min(1).optional().describe("Build context, relative to the package folder (default: the package folder)"),
     buildArgs: z.record(z.string(), z.string()).optional().describe("Extra build arguments (VERSION is always set)"),
-    platforms: z.array(z.string().min(1)).optional().describe("Target platforms, e.g. linux/amd64"),
+    platforms: z
+      .array(z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, "must be os/arch[/variant], e.g. linux/arm64"))
+      .min(1)
+      .refine((ps) => new Set(ps).size === ps.length, "lists a platform twice")
+      .optional()
+      .describe("Target platforms, e.g. [\"linux/amd64\", \"linux/arm64\"]: more than one → one image per platform and an OCI image index"),
   })
   .describe("Per-app image settings");
 
