@@ -8,7 +8,7 @@
  * must keep its digest (no rebuilt image), and a last run must find nothing to release.
  *
  *   pnpm --filter @flotilla/flotilla build
- *   node tools/sweep/kill-sweep.ts [--concurrency 1] [--points 3,7,12] [--json results.json]
+ *   node tools/sweep/kill-sweep.ts [--concurrency 1] [--parallel 1] [--points 3,7,12] [--json results.json]
  *
  * Prints a table and a summary line; exits 1 on any difference. Steps run one at a time by
  * default (--concurrency 1), so event k is the same step boundary in every run.
@@ -37,11 +37,15 @@ const arg = (name: string) => {
 };
 const CONCURRENCY = Number(arg("concurrency") ?? 1);
 const JSON_OUT = arg("json");
+/** Points run at once (each in its own scope, repository and process group). */
+const PARALLEL = Number(arg("parallel") ?? 1);
 
 interface PointResult {
   k: number;
   event: string;
   killed: boolean;
+  /** Events the run wrote after event k before the SIGKILL landed. */
+  late: number;
   reruns: number;
   identical: boolean;
   differences: string[];
@@ -76,38 +80,48 @@ async function main() {
   const points = arg("points")?.split(",").map(Number) ?? Array.from({ length: K }, (_, i) => i + 1);
 
   const results: PointResult[] = [];
-  console.log(`\n${"k".padStart(3)}  ${"killed after".padEnd(44)} reruns  identical  dups  rewritten  no work after  s`);
-  for (const k of points) {
-    try {
-      results.push(await point(k, want));
-    } catch (err) {
-      // The testbed failed us (not flotilla): reported as such, the sweep goes on.
-      console.log(`${String(k).padStart(3)}  testbed error: ${(err as Error).message}`);
-      results.push({
-        k,
-        event: "(testbed error)",
-        killed: false,
-        reruns: -1,
-        identical: false,
-        differences: [`testbed error: ${(err as Error).message}`],
-        duplicates: [],
-        rewritten: [],
-        noWorkAfter: false,
-        seconds: 0,
-      });
-    }
-  }
+  console.log(`\n${"k".padStart(3)}  ${"killed after".padEnd(44)} late  reruns  identical  dups  rewritten  no work after  s`);
+  const queue = [...points];
+  const worker = async () => {
+    for (let k = queue.shift(); k !== undefined; k = queue.shift()) results.push(await pointOrError(k, want));
+  };
+  await Promise.all(Array.from({ length: Math.max(1, PARALLEL) }, worker));
+  results.sort((a, b) => a.k - b.k);
 
   const identical = results.filter((r) => r.identical).length;
   const reruns = results.map((r) => r.reruns);
   const dups = results.reduce((n, r) => n + r.duplicates.length, 0);
   const rewritten = results.reduce((n, r) => n + r.rewritten.length, 0);
   const noWork = results.filter((r) => r.noWorkAfter).length;
-  const summary = `kill points: ${identical} of ${results.length} identical; reruns to exit 0: ${reruns.filter((n) => n === 1).length}×1, max ${Math.max(...reruns)}; duplicate writes: ${dups}; rewritten image tags: ${rewritten}; nothing left to release after: ${noWork} of ${results.length}; ${Math.round((Date.now() - t0) / 1000)} s`;
+  const exact = results.filter((r) => r.killed && r.late === 0).length;
+  const summary = `kill points: ${identical} of ${results.length} identical (${exact} killed before the next event); reruns to exit 0: ${reruns.filter((n) => n === 1).length}×1, max ${Math.max(...reruns)}; duplicate writes: ${dups}; rewritten image tags: ${rewritten}; nothing left to release after: ${noWork} of ${results.length}; ${Math.round((Date.now() - t0) / 1000)} s`;
   console.log(`\n${summary}`);
   if (JSON_OUT) writeFileSync(JSON_OUT, `${JSON.stringify({ events: full.events, summary, results }, null, 2)}\n`);
   const ok = identical === results.length && dups === 0 && rewritten === 0 && noWork === results.length;
   process.exit(ok ? 0 : 1);
+}
+
+async function pointOrError(k: number, want: EndState): Promise<PointResult> {
+  try {
+    return await point(k, want);
+  } catch (err) {
+    // The testbed failed us (not flotilla): reported as such, the sweep goes on.
+    console.log(`${String(k).padStart(3)}  testbed error: ${(err as Error).message}`);
+    const differences = [`testbed error: ${(err as Error).message}`];
+    return {
+      k,
+      event: "(testbed error)",
+      killed: false,
+      late: 0,
+      reruns: -1,
+      identical: false,
+      differences,
+      duplicates: [],
+      rewritten: [],
+      noWorkAfter: false,
+      seconds: 0,
+    };
+  }
 }
 
 async function point(k: number, want: EndState): Promise<PointResult> {
@@ -123,6 +137,7 @@ async function point(k: number, want: EndState): Promise<PointResult> {
     k,
     event: label(killed.events[k - 1] ?? killed.events.at(-1)),
     killed: killed.killed,
+    late: killed.late,
     reruns: again.ok ? again.runs : -1,
     identical: false,
     differences: again.ok ? differences(got, want) : ["never exited 0"],
@@ -133,7 +148,7 @@ async function point(k: number, want: EndState): Promise<PointResult> {
   };
   r.identical = r.differences.length === 0;
   console.log(
-    `${String(k).padStart(3)}  ${r.event.padEnd(44)} ${String(r.reruns).padStart(6)}  ${(r.identical ? "yes" : "NO").padEnd(9)}  ${String(r.duplicates.length).padStart(4)}  ${String(r.rewritten.length).padStart(9)}  ${(r.noWorkAfter ? "yes" : "NO").padEnd(13)}  ${r.seconds}`,
+    `${String(k).padStart(3)}  ${r.event.padEnd(44)} ${(r.killed ? String(r.late) : "ended").padStart(5)}  ${String(r.reruns).padStart(6)}  ${(r.identical ? "yes" : "NO").padEnd(9)}  ${String(r.duplicates.length).padStart(4)}  ${String(r.rewritten.length).padStart(9)}  ${(r.noWorkAfter ? "yes" : "NO").padEnd(13)}  ${r.seconds}`,
   );
   for (const d of [
     ...r.differences.map((x) => `differs: ${x}`),

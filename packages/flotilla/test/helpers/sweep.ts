@@ -167,19 +167,23 @@ export interface SweepEvent {
   step?: string;
   kind?: string;
   status?: string;
+  package?: string | null;
+  durationMs?: number | null;
+  exitCode?: number;
 }
 const COUNTED = new Set(["plan", "lock", "build", "pack", "start", "end", "done"]);
 
 /**
  * Runs `flotilla publish --log-format json` in its own process group and SIGKILLs the whole group
  * right after the event `stop` picks (counted events only: not log lines). Resolves with whether
- * it was killed and the events seen (all of them, when never killed).
+ * it was killed, the events up to the kill (all of them, when never killed), and `late`: events
+ * the run wrote after that one before the signal landed (the reader lags on a loaded machine).
  */
 export function runKilledAfter(
   p: Prepared,
   stop: (e: SweepEvent, index: number) => boolean,
   opts: { concurrency?: number; onEvent?: (e: SweepEvent) => void; cwd?: string } = {},
-): Promise<{ killed: boolean; events: SweepEvent[]; exitCode: number | null }> {
+): Promise<{ killed: boolean; events: SweepEvent[]; exitCode: number | null; notJson: string[]; late: number }> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(GITHUB_|FLOTILLA_|NODE_AUTH_TOKEN|RUNNER_|CI$)/.test(k)));
   const args = [FLOTILLA_BIN, "publish", "--skip-build", "--log-format", "json", "--concurrency", String(opts.concurrency ?? 2)];
   const child = spawn(process.execPath, args, {
@@ -190,30 +194,42 @@ export function runKilledAfter(
   });
   return new Promise((resolve) => {
     const events: SweepEvent[] = [];
+    const notJson: string[] = [];
     let buf = "";
     let killed = false;
+    let late = 0;
     child.stderr!.on("data", (d: Buffer) => {
       buf += d.toString();
       const lines = buf.split("\n");
       buf = lines.pop()!;
       for (const l of lines) {
-        if (killed) return;
         let e: SweepEvent;
         try {
           e = JSON.parse(l) as SweepEvent;
         } catch {
+          notJson.push(l);
           continue;
         }
         if (!COUNTED.has(e.event)) continue;
+        // Lines the run wrote before the signal landed, read after it: how late the kill was.
+        if (killed) {
+          late++;
+          continue;
+        }
         events.push(e);
         opts.onEvent?.(e);
         if (stop(e, events.length)) {
-          killed = true;
-          process.kill(-child.pid!, "SIGKILL");
+          try {
+            process.kill(-child.pid!, "SIGKILL");
+            killed = true;
+          } catch {
+            // The run had ended already (its last lines arrive after its exit): not killed.
+          }
+          return;
         }
       }
     });
-    child.once("exit", (code) => resolve({ killed, events, exitCode: code }));
+    child.once("close", (code) => resolve({ killed, events, exitCode: code, notJson, late }));
   });
 }
 
