@@ -4,13 +4,13 @@
  * repository), and a final plain `publish` finishes. What a user sees afterwards equals a single
  * run's: npm versions and dist-tags, image tags (one digest per app), origin tags, GitHub releases.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { githubState } from "../../../tools/src/testbed/index.ts";
 import { OciRegistry } from "../src/adapters/oci-registry.ts";
-import { runFlotilla } from "./helpers/cli.ts";
+import { FLOTILLA_BIN, runFlotilla } from "./helpers/cli.ts";
 import { tempDir } from "./helpers/fixtures.ts";
 import { APPS, differences, duplicates, endState, originTags, preparedExamples, writes } from "./helpers/sweep.ts";
 import { packument } from "./helpers/testbed.ts";
@@ -31,8 +31,36 @@ async function matrix(cwd: string, env: Record<string, string>): Promise<Matrix>
   return printed;
 }
 
+/**
+ * A shard killed mid-way (SIGKILL to its process group) right after its first step of `kind`
+ * ended, as a runner that dies or is cancelled; resolves with whether it was killed.
+ */
+function killedShard(shard: string, kind: string, cwd: string, env: Record<string, string>): Promise<boolean> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(GITHUB_|FLOTILLA_|NODE_AUTH_TOKEN|RUNNER_|CI$)/.test(k)));
+  const args = [FLOTILLA_BIN, "publish", "--skip-build", "--shard", shard, "--log-format", "json", "--concurrency", "1"];
+  const child = spawn(process.execPath, args, { cwd, env: { ...base, ...env }, stdio: ["ignore", "ignore", "pipe"], detached: true });
+  return new Promise((resolve) => {
+    let killed = false;
+    let buf = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      buf += d.toString("utf8");
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (killed || !line.startsWith("{")) continue;
+        const e = JSON.parse(line) as { event: string; kind?: string };
+        if (e.event === "end" && e.kind === kind) {
+          killed = true;
+          process.kill(-child.pid!, "SIGKILL");
+        }
+      }
+    });
+    child.once("exit", () => resolve(killed));
+  });
+}
+
 describe("matrix", () => {
-  it("shards on separate runners at once, then a final run: the end state equals a single run's", async () => {
+  it("shards on separate runners at once (one killed mid-way and rerun), then a final run: the end state equals a single run's", async () => {
     // The reference: one plain run.
     const single = await preparedExamples();
     const one = await runFlotilla(["publish", "--skip-build"], { cwd: single.dir, env: single.env });
@@ -49,10 +77,15 @@ describe("matrix", () => {
       execFileSync("cp", ["-a", p.dir, dir]);
       return { shard, dir };
     });
-    const shards = await Promise.all(
-      runners.map(({ shard, dir }) => runFlotilla(["publish", "--skip-build", "--shard", shard], { cwd: dir, env: p.env })),
-    );
-    for (const r of shards) expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    // The npm runner dies after its first publish, while the image runners work; then it is rerun.
+    const [killed, ...shards] = await Promise.all([
+      killedShard("npm", "npm-publish", runners[0]!.dir, p.env),
+      ...runners.slice(1).map(({ shard, dir }) => runFlotilla(["publish", "--skip-build", "--shard", shard], { cwd: dir, env: p.env })),
+    ]);
+    expect(killed).toBe(true);
+    for (const r of shards) expect(r!.exitCode, r!.stdout + r!.stderr).toBe(0);
+    const rerun = await runFlotilla(["publish", "--skip-build", "--shard", "npm"], { cwd: runners[0]!.dir, env: p.env });
+    expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
 
     // The shards left artifacts only: every npm version, each image's version tag; no floating
     // image tag, no git tag, no GitHub release.
