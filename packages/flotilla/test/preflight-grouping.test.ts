@@ -10,7 +10,10 @@ interface ErrorDoc {
 /** A workspace with an origin that names no owner (a local path), so the owner is unknown. */
 function ownerless(extra: Record<string, string | object> = {}) {
   const packages = Array.from({ length: 8 }, (_, i) => ({ name: `@x/p${i}`, version: "1.0.0" }));
-  const dir = makeWorkspace({ packages: [...packages, { name: "@x/web", version: "1.0.0", private: true, dir: "apps/web", dockerfile: true }], extra });
+  const dir = makeWorkspace({
+    packages: [...packages, { name: "@x/web", version: "1.0.0", private: true, dir: "apps/web", dockerfile: true }],
+    extra,
+  });
   execFileSync("git", ["remote", "add", "origin", dir], { cwd: dir });
   return dir;
 }

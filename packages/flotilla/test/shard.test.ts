@@ -5,8 +5,8 @@ import { InputError } from "../src/errors.ts";
 import { checkInvariants } from "../src/plan/invariants.ts";
 import { isArtifact, type PublishPlan, planPublish, type RegistryState, type Stage } from "../src/plan/publish-plan.ts";
 import { matrixOf, shardPlan } from "../src/plan/shard.ts";
-import { writeTree } from "./helpers/fixtures.ts";
 import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
+import { writeTree } from "./helpers/fixtures.ts";
 
 const SHA = "c0ffee0000000000000000000000000000000000";
 const ALL: ReadonlySet<Stage> = new Set(["npm", "images", "git", "github"]);

@@ -29,7 +29,9 @@ export async function ciCommand(opts: PublishOptions): Promise<CiOutcome> {
     return { hasChangesets: false, publish: await publishCommand(opts) };
   }
   if (opts.dryRun) {
-    opts.log.info(`Dry run: ${cs.plan.changesets.length} pending changeset(s) would be versioned on ${ctx.config.github.versionBranch} and the "${PR_TITLE}" pull request created or updated`);
+    opts.log.info(
+      `Dry run: ${cs.plan.changesets.length} pending changeset(s) would be versioned on ${ctx.config.github.versionBranch} and the "${PR_TITLE}" pull request created or updated`,
+    );
     return { hasChangesets: true };
   }
   if (!ctx.github || !ctx.repo) {

@@ -19,7 +19,7 @@ const imageApp = z
       .min(1)
       .refine((ps) => new Set(ps).size === ps.length, "lists a platform twice")
       .optional()
-      .describe("Target platforms, e.g. [\"linux/amd64\", \"linux/arm64\"]: more than one → one image per platform and an OCI image index"),
+      .describe('Target platforms, e.g. ["linux/amd64", "linux/arm64"]: more than one → one image per platform and an OCI image index'),
   })
   .describe("Per-app image settings");
 
