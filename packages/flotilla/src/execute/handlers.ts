@@ -126,8 +126,9 @@ export const handlers: { [K in Step["kind"]]: Handler<K> } = {
     async run(p, _deps, { ctx }) {
       const reg = ociFor(ctx, p.image);
       const { repo } = splitImageName(p.image);
-      for (const t of p.tags) await reg.copyTag(repo, p.versionTag, t);
       const digest = (await reg.digest(repo, p.versionTag)) ?? undefined;
+      // A tag an earlier (killed) run already pointed here is not written again.
+      for (const t of p.tags) if (!digest || (await reg.digest(repo, t)) !== digest) await reg.copyTag(repo, p.versionTag, t);
       return { status: "done", detail: `${p.image}: ${p.tags.join(", ")} → ${p.versionTag}`, ...(digest ? { result: { digest } } : {}) };
     },
   },
