@@ -87,12 +87,13 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   const lock = await lockRelease(ctx, plan, opts);
   if (lock) opts.events?.({ event: "lock", commit: plan.commit, waited: lock.waited });
   try {
-    if (lock?.waited) {
-      // Another run of this commit went first: what is left is read again from the registries.
+    if (lock) {
+      // What is left is read again under the lock: another run of this commit may have released
+      // some or all of it since the first read (while we waited, or just before we took the lock).
       plan = checked(await diff(ctx, true));
       planEvent(plan, opts);
       if (!plan.units.some((u) => u.hasWork)) {
-        log.info("Nothing to release: every version was released by the run that held the lock.");
+        log.info("Nothing to release: every version was released by another run of this commit.");
         return finish(ctx, plan, new Map(), started, false);
       }
     }
