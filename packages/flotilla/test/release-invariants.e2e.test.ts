@@ -28,6 +28,19 @@ import {
 } from "./helpers/sweep.ts";
 import { envFor, packument, releasableWorkspace, remoteTagNames, testbed, uniqueScope, verdaccioRequests } from "./helpers/testbed.ts";
 
+describe("--log-format json", () => {
+  it("--log-format json: a usage error is still JSON lines on stderr, and done names exit 2", async () => {
+    const r = await runFlotilla(["publish", "--log-format", "json", "--concurrency", "0"], { cwd: tempDir() });
+    expect(r.exitCode).toBe(2);
+    const lines = r.stderr
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { event: string; text?: string; exitCode?: number });
+    expect(lines.some((l) => l.event === "message" && l.text?.includes("--concurrency takes a whole number"))).toBe(true);
+    expect(lines.at(-1)).toMatchObject({ event: "done", exitCode: 2 });
+  });
+});
+
 describe("release invariants end to end", () => {
   it("github.latest naming no package of the workspace → exit 2 naming the field, nothing done", async () => {
     const tb = testbed();
@@ -145,16 +158,21 @@ describe("a sampled SIGKILL sweep at step boundaries, and a run started while an
     ["the first GitHub release was created", nth(end("github-release"), 1)],
   ];
   let reference: Promise<EndState>;
+  let referenceEvents: Promise<{ events: SweepEvent[]; notJson: string[]; exitCode: number | null }>;
   const killed = new Map<string, Promise<{ p: Prepared; killed: boolean; reruns: Awaited<ReturnType<typeof rerunUntilDone>> }>>();
   let race: Promise<{ p: Prepared; first: { exitCode: number | null }; second: Awaited<ReturnType<typeof runFlotilla>> }>;
 
   beforeAll(() => {
-    reference = (async () => {
+    const uninterrupted = (async () => {
       const p = await preparedExamples();
-      const ok = await runFlotilla(["publish", "--skip-build"], { cwd: p.dir, env: p.env });
-      expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
-      return endState(p);
+      const run = await runKilledAfter(p, () => false);
+      return { p, run, state: await endState(p) };
     })();
+    reference = uninterrupted.then((u) => {
+      expect(u.run.exitCode).toBe(0);
+      return u.state;
+    });
+    referenceEvents = uninterrupted.then((u) => u.run);
     for (const [name, stop] of POINTS) {
       killed.set(
         name,
@@ -166,7 +184,9 @@ describe("a sampled SIGKILL sweep at step boundaries, and a run started while an
       );
     }
     race = (async () => {
-      const p = await preparedExamples();
+      // The first run holds the lock a while longer (a slow image build), so the second, started
+      // once the first has published to npm, meets it however loaded the machine is.
+      const p = await preparedExamples((dir) => appendFileSync(path.join(dir, "apps/web/Dockerfile"), "RUN sleep 15\n"));
       const second = path.join(tempDir(), "clone");
       cpSync(p.dir, second, { recursive: true, verbatimSymlinks: true });
       let started: Promise<Awaited<ReturnType<typeof runFlotilla>>> | undefined;
@@ -180,8 +200,26 @@ describe("a sampled SIGKILL sweep at step boundaries, and a run started while an
       return { p, first, second: await started! };
     })();
     // Settled in the tests; a rejection here is reported there.
-    for (const x of [reference, race, ...killed.values()]) x.catch(() => {});
+    for (const x of [reference, referenceEvents, race, ...killed.values()]) x.catch(() => {});
   });
+
+  it("--log-format json: stderr is one JSON event per line; plan, lock, pack, then each step's start and end (kind, package, status, durationMs), then done", async () => {
+    const { events, notJson, exitCode } = await referenceEvents;
+    expect(exitCode).toBe(0);
+    expect(notJson).toEqual([]);
+    expect(events.slice(0, 3).map((e) => e.event)).toEqual(["plan", "lock", "pack"]);
+    expect(events.at(-1)).toMatchObject({ event: "done", exitCode: 0 });
+    const steps = events.filter((e) => e.event === "start" || e.event === "end");
+    // examples/: 3 npm versions, 2 images (+ their floating tags), 5 git tags, 5 releases.
+    expect(steps.length).toBe(2 * (3 + 2 + 2 + 5 + 5));
+    for (const s of steps.filter((e) => e.event === "start")) {
+      const ends = steps.filter((e) => e.event === "end" && e.step === s.step);
+      expect(ends, s.step).toHaveLength(1);
+      expect(steps.indexOf(ends[0]!)).toBeGreaterThan(steps.indexOf(s));
+      expect(ends[0]).toMatchObject({ kind: s.kind, package: s.package, status: "done", durationMs: expect.any(Number) });
+      expect(s.package).toMatch(/^@t[a-z0-9]+\/(tokens|core|ui|web|api)$/);
+    }
+  }, 300_000);
 
   it.each(POINTS.map(([name]) => name))(
     "killed right after %s: one rerun ends where an uninterrupted run ends, nothing written twice, nothing left to do",
@@ -203,7 +241,7 @@ describe("a sampled SIGKILL sweep at step boundaries, and a run started while an
     expect(first.exitCode).toBe(0);
     expect(second.exitCode, second.stdout + second.stderr).toBe(0);
     expect(second.stdout).toMatch(/another flotilla run is releasing commit [0-9a-f]{7} \(pid \d+ on [^)]+\): waiting for it/);
-    expect(second.stdout).toContain("Nothing to release: every version was released by the run that held the lock.");
+    expect(second.stdout).toMatch(/Nothing to release/);
     expect(await endState(p)).toEqual(await reference);
     expect(duplicates(await writes(p))).toEqual([]);
     const rerun = await runFlotilla(["publish", "--skip-build"], { cwd: p.dir, env: p.env });
