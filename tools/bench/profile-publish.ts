@@ -27,12 +27,12 @@ try {
       all: true,
       buffer: false,
       env: {
-      FLOTILLA_NPM_REGISTRY: `${tb.npm.url}/`,
-      NODE_AUTH_TOKEN: tb.npm.token,
-      GITHUB_REPOSITORY: "bench/bench",
-      // --cpu-prof DIR: Node's CPU profile of the run (open it in Chrome's DevTools).
-      ...(CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF}` } : {}),
-    },
+        FLOTILLA_NPM_REGISTRY: `${tb.npm.url}/`,
+        NODE_AUTH_TOKEN: tb.npm.token,
+        GITHUB_REPOSITORY: "bench/bench",
+        // --cpu-prof DIR: Node's CPU profile of the run (open it in Chrome's DevTools).
+        ...(CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF}` } : {}),
+      },
     },
   );
   const stamps: [number, string][] = [];
@@ -46,7 +46,8 @@ try {
   const total = (performance.now() - t0) / 1000;
   const first = (re: RegExp) => stamps.find(([, l]) => re.test(l))?.[0] ?? NaN;
   const lastOf = (re: RegExp) => stamps.filter(([, l]) => re.test(l)).at(-1)?.[0] ?? NaN;
-  for (const [t, l] of process.argv.includes("--all") ? stamps : stamps.filter((_, i) => i < 8 || i > stamps.length - 8)) console.log(`${t.toFixed(2).padStart(7)} s  ${l}`);
+  for (const [t, l] of process.argv.includes("--all") ? stamps : stamps.filter((_, i) => i < 8 || i > stamps.length - 8))
+    console.log(`${t.toFixed(2).padStart(7)} s  ${l}`);
   console.log(`\nexit ${r.exitCode}; N = ${N}; total ${total.toFixed(2)} s`);
   console.log(`  start-up, preflight, diff: until "pnpm pack"   ${first(/pnpm pack/).toFixed(2)} s`);
   console.log(`  pack: until the first publish                    ${(first(/published/) - first(/pnpm pack/)).toFixed(2)} s`);

@@ -1,19 +1,4 @@
-/**
- * Benchmark: `changeset publish` (changesets 3.x, as users run it today) against
- * `flotilla publish --skip-build`, side by side in one invocation, on a generated workspace of
- * N packages published to the testbed's Verdaccio. Scenarios:
- *   first  — a first publish of all N packages (a fresh scope per run, so nothing exists yet);
- *   floor  — the same: N tarballs packed beforehand (untimed), then only their PUTs with plain
- *            libnpmpublish at flotilla's concurrency (8), no orchestration: what no tool can beat;
- *   noop   — a rerun when everything is already published.
- * Each flotilla run's peak memory (max RSS, /usr/bin/time) is reported too. `--n` takes a list
- * (the scaling); changesets runs only at the sizes in `--changesets` (it takes ~45 s at 1,000).
- * Prints medians and the ratios. Not a test: figures, not assertions.
- *
- *   node tools/bench/publish-bench.ts [--n 50,200,1000] [--changesets 200,1000] [--runs 3]
- */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";

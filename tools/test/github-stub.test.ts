@@ -10,8 +10,8 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createGithubStub } from "../src/testbed/github-stub.ts";
 import { createBareRemote, initRepoWithRemote } from "../src/testbed/git.ts";
+import { createGithubStub } from "../src/testbed/github-stub.ts";
 
 const TOKEN = "ghs_test";
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), "stub-"));

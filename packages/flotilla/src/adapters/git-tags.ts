@@ -36,7 +36,7 @@ export function coalesce<I, O>(run: (items: I[]) => Promise<O[]>, one: (item: I)
       queue = [];
       try {
         const out = await run(batch.map((b) => b.item));
-        batch.forEach((b, i) => b.resolve(out[i]!));
+        for (const [i, b] of batch.entries()) b.resolve(out[i]!);
       } catch (err) {
         if (batch.length === 1) batch[0]!.reject(err);
         else
@@ -117,11 +117,15 @@ export function gitTags(run: object, cwd: string): GitTags {
       items.length === 1 ? createTag(cwd, items[0]!.tag, items[0]!.commit || undefined).then(() => [undefined]) : createTags(cwd, items),
     (it) => createTag(cwd, it.tag, it.commit || undefined),
   );
+  const localTags = () => {
+    local ??= localTagCommits(cwd);
+    return local;
+  };
   const tags: GitTags = {
-    commitOf: async (tag) => (await (local ??= localTagCommits(cwd))).get(tag),
+    commitOf: async (tag) => (await localTags()).get(tag),
     create: async (tag, commit) => {
       await create({ tag, commit });
-      if (commit) (await (local ??= localTagCommits(cwd))).set(tag, commit);
+      if (commit) (await localTags()).set(tag, commit);
     },
     push: coalesce(
       async (names: string[]) => {
