@@ -10,8 +10,9 @@ const e2e = ["packages/*/test/**/*.e2e.test.ts", "tools/test/**/*.e2e.test.ts"];
  */
 export default defineConfig({
   test: {
-    testTimeout: 120_000,
-    hookTimeout: 300_000,
+    // Generous: a release of examples/ takes ~40 s alone, several times that on a loaded 2-core machine.
+    testTimeout: 300_000,
+    hookTimeout: 600_000,
     // Two cores: end-to-end files share one testbed; keep parallelism modest.
     maxWorkers: 2,
     projects: [

@@ -113,7 +113,13 @@ describe("flotilla publish", () => {
     child.kill("SIGKILL");
     await new Promise((r) => child.once("exit", r));
     expect(puts(tb, s).filter((p) => p.status === 201).length).toBeGreaterThanOrEqual(1);
-    expect(remoteTagNames(origin)).toEqual([]);
+    // Tags follow artifacts (SPEC §5a.1): a tag on origin only for a package whose version is on
+    // the registry — or the private app, which has no artifact to wait for.
+    const published = new Set(puts(tb, s).filter((p) => p.status === 201).map((p) => p.url.slice(1)));
+    for (const t of remoteTagNames(origin)) {
+      const name = t.slice(0, t.lastIndexOf("@"));
+      expect(name === `@${s}/app` || published.has(name), `${t} is on origin before its package's version`).toBe(true);
+    }
 
     const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);

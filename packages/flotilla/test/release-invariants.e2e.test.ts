@@ -186,7 +186,7 @@ describe("a sampled SIGKILL sweep at step boundaries, and a run started while an
     race = (async () => {
       // The first run holds the lock a while longer (a slow image build), so the second, started
       // once the first has published to npm, meets it however loaded the machine is.
-      const p = await preparedExamples((dir) => appendFileSync(path.join(dir, "apps/web/Dockerfile"), "RUN sleep 15\n"));
+      const p = await preparedExamples((dir) => appendFileSync(path.join(dir, "apps/web/Dockerfile"), "RUN sleep 40\n"));
       const second = path.join(tempDir(), "clone");
       cpSync(p.dir, second, { recursive: true, verbatimSymlinks: true });
       let started: Promise<Awaited<ReturnType<typeof runFlotilla>>> | undefined;

@@ -1,5 +1,6 @@
 import type { Octokit as OctokitType } from "@octokit/rest";
 import { HttpError } from "./http-error.ts";
+import { withRetry } from "./retry.ts";
 
 /** Without an answer in this time a GitHub request fails (and the retry plugin tries again). */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -90,7 +91,9 @@ export class GitHub {
   /** The repository is there and the token can see it. */
   async check(): Promise<{ ok: true } | { ok: false; status: number; reason: string }> {
     try {
-      await this.octokit.rest.repos.get({ ...this.ref });
+      // Beside the retry plugin's own retries: a preflight read failing on a transient fault would
+      // end the run at exit 2, so it gets a second round (resets on kept-alive connections).
+      await withRetry(() => this.octokit.rest.repos.get({ ...this.ref }), { retries: 2, baseMs: 500 });
       return { ok: true };
     } catch (err) {
       const status = (err as { status?: number }).status ?? 0;
