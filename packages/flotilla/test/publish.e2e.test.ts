@@ -115,7 +115,11 @@ describe("flotilla publish", () => {
     expect(puts(tb, s).filter((p) => p.status === 201).length).toBeGreaterThanOrEqual(1);
     // Tags follow artifacts (SPEC §5a.1): a tag on origin only for a package whose version is on
     // the registry — or the private app, which has no artifact to wait for.
-    const published = new Set(puts(tb, s).filter((p) => p.status === 201).map((p) => p.url.slice(1)));
+    const published = new Set(
+      puts(tb, s)
+        .filter((p) => p.status === 201)
+        .map((p) => p.url.slice(1)),
+    );
     for (const t of remoteTagNames(origin)) {
       const name = t.slice(0, t.lastIndexOf("@"));
       expect(name === `@${s}/app` || published.has(name), `${t} is on origin before its package's version`).toBe(true);
