@@ -51,10 +51,26 @@ export async function acquireReleaseLock(
   const push = (expect: string) => git(["push", "--quiet", `--force-with-lease=${ref}:${expect}`, "origin", `${mine}:${ref}`]);
   const deadline = Date.now() + opts.waitMs;
   let waited = false;
+  let refused = 0;
   for (;;) {
-    if ((await push("")).exitCode === 0) break;
+    const pushed = await push("");
+    if (pushed.exitCode === 0) break;
     const current = await remoteRef(cwd, ref);
-    if (!current) continue; // released between our push and the read: try again
+    if (!current) {
+      // No lock there, yet the push failed: released between our push and the read (try again),
+      // or origin refuses the ref / cannot be reached — then stop instead of spinning.
+      if (++refused >= 3 || Date.now() > deadline) {
+        throw Object.assign(
+          new Error(
+            `cannot take the release lock ${ref} on origin, so nothing was changed: ${pushed.stderr.trim() || `git push exited ${pushed.exitCode}`} (flotilla needs to push refs/flotilla/* to origin; check the token's contents: write permission and rules on ref creation)`,
+          ),
+          { code: "RELEASE_LOCKED" },
+        );
+      }
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
+      continue;
+    }
+    refused = 0;
     const other = await readHolder(cwd, ref);
     if (other && isStale(other, opts.staleMs)) {
       opts.log(`taking over the release lock of a run that is gone (pid ${other.pid} on ${other.host}, since ${other.started})`);
