@@ -90,8 +90,10 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
     if (lock) {
       // What is left is read again under the lock: another run of this commit may have released
       // some or all of it since the first read (while we waited, or just before we took the lock).
+      const first = plan;
       plan = checked(await diff(ctx, true));
-      planEvent(plan, opts);
+      // A new plan event only when the plan changed (usually after waiting for another run).
+      if (lock.waited || JSON.stringify(plan.steps) !== JSON.stringify(first.steps)) planEvent(plan, opts);
       if (!plan.units.some((u) => u.hasWork)) {
         log.info("Nothing to release: every version was released by another run of this commit.");
         return finish(ctx, plan, new Map(), started, false);
