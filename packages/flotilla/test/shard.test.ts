@@ -106,8 +106,10 @@ describe("shardPlan", () => {
     }
   });
 
-  it("an id of nothing left (a rerun of a finished shard) is an empty plan; a malformed id is an input error", () => {
-    expect(shardPlan(plan(), "image:gone").steps).toEqual([]);
+  it("an id of nothing left (a rerun of a finished shard) is an empty plan; a malformed id or one naming no image is an input error", () => {
+    expect(shardPlan(plan(), "image:web:linux/amd64").steps).toEqual([]);
+    expect(() => shardPlan(plan(), "image:wbe")).toThrow(/names no image of this workspace \(wbe\)/);
+    expect(() => shardPlan(plan(), "image:a")).toThrow(InputError);
     expect(() => shardPlan(plan(), "image:web linux")).toThrow(InputError);
     expect(() => shardPlan(plan(), "git")).toThrow(/"git" is not a shard id/);
   });

@@ -48,6 +48,18 @@ export function shardPlan(plan: PublishPlan, shard: string): PublishPlan {
       },
     ]);
   }
+  // A well-formed id naming no image of this workspace is a typo, not a finished shard.
+  const imagePkg = shard.startsWith("image:") ? shard.split(":")[1] : undefined;
+  if (imagePkg !== undefined && !plan.units.some((u) => u.name === imagePkg && u.image)) {
+    throw new InputError([
+      {
+        code: "SHARD_UNKNOWN",
+        field: "--shard",
+        message: `${JSON.stringify(shard)} names no image of this workspace (${imagePkg})`,
+        hint: "pass an entry printed by `flotilla matrix` for this commit",
+      },
+    ]);
+  }
   const steps = plan.steps.filter((s) => shardOf(s) === shard);
   const ids = new Set(steps.map((s) => s.id));
   const kept = steps.map(
