@@ -7,48 +7,16 @@ import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config/load.ts";
 import { runSteps, type StepOutcome } from "../src/execute/runner.ts";
 import { checkInvariants } from "../src/plan/invariants.ts";
-import {
-  isArtifact,
-  isFloating,
-  type PublishPlan,
-  planPublish,
-  type RegistryState,
-  type Stage,
-  type Step,
-} from "../src/plan/publish-plan.ts";
+import { isArtifact, isFloating, type PublishPlan, planPublish, type Stage, type Step } from "../src/plan/publish-plan.ts";
 import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
+import { ALL, pkg, SHA, state } from "./helpers/plan-fixtures.ts";
 
-const SHA = "c0ffee0000000000000000000000000000000000";
-const ALL: ReadonlySet<Stage> = new Set(["npm", "images", "git", "github"]);
-
-function pkg(name: string, version: string, o: { deps?: string[]; private?: boolean; dockerfile?: boolean } = {}): WorkspacePackage {
-  return {
-    name,
-    version,
-    dir: `/ws/${name}`,
-    relDir: name,
-    private: o.private ?? false,
-    kind: o.dockerfile ? (o.private ? "image" : "both") : o.private ? "private" : "npm",
-    dockerfile: o.dockerfile ? "Dockerfile" : undefined,
-    internalDeps: o.deps ?? [],
-    internalDevDeps: [],
-    manifest: { name, version },
-  };
-}
 const ws = (packages: WorkspacePackage[]): Workspace => ({
   rootDir: "/ws",
   packages,
   byName: new Map(packages.map((p) => [p.name, p])),
   unversioned: new Map(),
   manypkg: { rootDir: "/ws", packages: [], tool: { type: "pnpm" } },
-});
-const state = (s: Partial<RegistryState> = {}): RegistryState => ({
-  npm: new Map(),
-  remoteTags: new Set(),
-  localTags: new Set(),
-  images: new Map(),
-  releases: new Set(),
-  ...s,
 });
 
 /** A small release: two libraries (b depends on a), an app with an image, all new. */

@@ -7,27 +7,12 @@ import {
   parsePlan,
   planPublish,
   type RegistryState,
-  type Stage,
   type Step,
   serializePlan,
   setsDistTagApart,
 } from "../src/plan/publish-plan.ts";
 import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
-
-function pkg(name: string, version: string, opts: { deps?: string[]; private?: boolean; dockerfile?: boolean } = {}): WorkspacePackage {
-  return {
-    name,
-    version,
-    dir: `/ws/${name}`,
-    relDir: name,
-    private: opts.private ?? false,
-    kind: opts.dockerfile ? (opts.private ? "image" : "both") : opts.private ? "private" : "npm",
-    dockerfile: opts.dockerfile ? "Dockerfile" : undefined,
-    internalDeps: opts.deps ?? [],
-    internalDevDeps: [],
-    manifest: { name, version },
-  };
-}
+import { ALL, pkg, state } from "./helpers/plan-fixtures.ts";
 
 function ws(...packages: WorkspacePackage[]): Workspace {
   return {
@@ -39,15 +24,6 @@ function ws(...packages: WorkspacePackage[]): Workspace {
   };
 }
 
-const state = (s: Partial<RegistryState> = {}): RegistryState => ({
-  npm: new Map(),
-  remoteTags: new Set(),
-  localTags: new Set(),
-  images: new Map(),
-  releases: new Set(),
-  ...s,
-});
-const ALL: ReadonlySet<Stage> = new Set(["npm", "images", "git", "github"]);
 const config = (file = {}) => resolveConfig(file, {});
 
 describe("planPublish (pure)", () => {

@@ -7,21 +7,8 @@ import { resolveConfig } from "../src/config/load.ts";
 import { coverageOf, recordOf, releasedPlan } from "../src/observe/record.ts";
 import type { Stage } from "../src/plan/publish-plan.ts";
 import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
+import { ALL, pkg, SHA } from "./helpers/plan-fixtures.ts";
 
-function pkg(name: string, version: string, opts: { private?: boolean; dockerfile?: boolean } = {}): WorkspacePackage {
-  return {
-    name,
-    version,
-    dir: `/ws/${name}`,
-    relDir: name,
-    private: opts.private ?? false,
-    kind: opts.dockerfile ? (opts.private ? "image" : "both") : opts.private ? "private" : "npm",
-    dockerfile: opts.dockerfile ? "Dockerfile" : undefined,
-    internalDeps: [],
-    internalDevDeps: [],
-    manifest: { name, version },
-  };
-}
 const ws = (...packages: WorkspacePackage[]): Workspace => ({
   rootDir: "/ws",
   packages,
@@ -29,8 +16,6 @@ const ws = (...packages: WorkspacePackage[]): Workspace => ({
   unversioned: new Map(),
   manypkg: { rootDir: "/ws", packages: [], tool: { type: "pnpm" } },
 });
-const ALL: ReadonlySet<Stage> = new Set(["npm", "images", "git", "github"]);
-const SHA = "c0ffee0000000000000000000000000000000000";
 
 const inputs = (over: Record<string, unknown> = {}) => ({
   workspace: ws(

@@ -3,28 +3,11 @@ import { describe, expect, it } from "vitest";
 import { loadConfig, resolveConfig } from "../src/config/load.ts";
 import { InputError } from "../src/errors.ts";
 import { checkInvariants } from "../src/plan/invariants.ts";
-import { isArtifact, type PublishPlan, planPublish, type RegistryState, type Stage } from "../src/plan/publish-plan.ts";
+import { isArtifact, type PublishPlan, planPublish, type RegistryState } from "../src/plan/publish-plan.ts";
 import { matrixOf, shardPlan } from "../src/plan/shard.ts";
-import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
+import type { Workspace } from "../src/workspace/discover.ts";
 import { writeTree } from "./helpers/fixtures.ts";
-
-const SHA = "c0ffee0000000000000000000000000000000000";
-const ALL: ReadonlySet<Stage> = new Set(["npm", "images", "git", "github"]);
-
-function pkg(name: string, version: string, o: { deps?: string[]; private?: boolean; dockerfile?: boolean } = {}): WorkspacePackage {
-  return {
-    name,
-    version,
-    dir: `/ws/${name}`,
-    relDir: name,
-    private: o.private ?? false,
-    kind: o.dockerfile ? (o.private ? "image" : "both") : o.private ? "private" : "npm",
-    dockerfile: o.dockerfile ? "Dockerfile" : undefined,
-    internalDeps: o.deps ?? [],
-    internalDevDeps: [],
-    manifest: { name, version },
-  };
-}
+import { ALL, pkg, SHA } from "./helpers/plan-fixtures.ts";
 
 /** Two libraries (b depends on a), an app image on arm64, a library that also ships an image; `done` already in the registries. */
 function plan(opts: { promote?: "last"; state?: Partial<RegistryState>; webPlatforms?: string[] } = {}): PublishPlan {
