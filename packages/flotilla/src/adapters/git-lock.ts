@@ -1,11 +1,15 @@
 import os from "node:os";
 import { execa } from "execa";
 
-/** Who holds a release lock: written into the lock commit's message. */
+/** Who holds a release lock: written into the lock commit's message, refreshed by its heartbeat. */
 export interface LockHolder {
   host: string;
   pid: number;
   started: string;
+  /** The holder's last sign of life (ISO time); absent in locks of older flotilla versions. */
+  heartbeat?: string;
+  /** Seconds between the holder's heartbeats. */
+  every?: number;
 }
 
 export interface ReleaseLock {
@@ -15,45 +19,75 @@ export interface ReleaseLock {
   release(): Promise<void>;
 }
 
+/** A holder is gone once its last heartbeat is older than this many of its own intervals. */
+const MISSED_BEATS = 4;
+
 /**
  * One release of a commit at a time (SPEC §5a.4), held on origin so two CI jobs see it: the ref
  * `refs/flotilla/lock/<commit>` is created with a lease that expects it absent (git's ref
  * transaction makes the create atomic on the server). The loser waits for the holder to finish,
- * then re-reads the registries. A lock whose holder is gone (a process on this host that no
- * longer exists, or older than `staleMs`) is taken over with a lease on its exact value.
- * Hand-written: no library does locking through a git remote.
+ * then re-reads the registries. While a run holds the lock it re-pushes it every `heartbeatMs`
+ * (a new commit whose message has the time, with a lease on its previous value), so a holder that
+ * was cancelled on another runner is known gone after a few missed beats, on any host. A gone
+ * holder's lock (no heartbeat for MISSED_BEATS intervals; a process of this host that no longer
+ * exists; a lock without heartbeat older than `staleMs`) is taken over with a lease on its exact
+ * value: of two waiters, one wins. Hand-written: no library does locking through a git remote.
  */
 export async function acquireReleaseLock(
   cwd: string,
   commit: string,
-  opts: { waitMs: number; staleMs: number; pollMs?: number; log: (m: string) => void },
+  opts: {
+    waitMs: number;
+    staleMs: number;
+    /** Between two heartbeats of the holder (default 30 s). */
+    heartbeatMs?: number;
+    pollMs?: number;
+    /** This machine's name in the lock (tests stand in for another runner). */
+    host?: string;
+    log: (m: string) => void;
+  },
 ): Promise<ReleaseLock> {
   const ref = `refs/flotilla/lock/${commit}`;
   const git = (args: string[]) => execa("git", args, { cwd, reject: false });
-  const holder: LockHolder = { host: os.hostname(), pid: process.pid, started: new Date().toISOString() };
-  const made = await execa(
-    "git",
-    [
-      "-c",
-      "user.name=flotilla",
-      "-c",
-      "user.email=flotilla@localhost",
-      "commit-tree",
-      `${commit}^{tree}`,
-      "-p",
-      commit,
-      "-m",
-      JSON.stringify(holder),
-    ],
-    { cwd },
-  );
-  const mine = made.stdout.trim();
-  const push = (expect: string) => git(["push", "--quiet", `--force-with-lease=${ref}:${expect}`, "origin", `${mine}:${ref}`]);
+  const every = opts.heartbeatMs ?? 30_000;
+  const started = new Date().toISOString();
+  // A fresh commit for every push: the heartbeat in it is the time of that push, so a lock won
+  // after a long wait does not look stale to the next waiter.
+  const lockCommit = async (): Promise<string> => {
+    const holder: LockHolder = {
+      host: opts.host ?? os.hostname(),
+      pid: process.pid,
+      started,
+      heartbeat: new Date().toISOString(),
+      every: every / 1000,
+    };
+    const made = await execa(
+      "git",
+      [
+        "-c",
+        "user.name=flotilla",
+        "-c",
+        "user.email=flotilla@localhost",
+        "commit-tree",
+        `${commit}^{tree}`,
+        "-p",
+        commit,
+        "-m",
+        JSON.stringify(holder),
+      ],
+      { cwd },
+    );
+    return made.stdout.trim();
+  };
+  const push = (value: string, expect: string) =>
+    git(["push", "--quiet", `--force-with-lease=${ref}:${expect}`, "origin", `${value}:${ref}`]);
   const deadline = Date.now() + opts.waitMs;
   let waited = false;
   let refused = 0;
+  let mine = "";
   for (;;) {
-    const pushed = await push("");
+    mine = await lockCommit();
+    const pushed = await push(mine, "");
     if (pushed.exitCode === 0) break;
     const current = await remoteRef(cwd, ref);
     if (!current) {
@@ -72,9 +106,12 @@ export async function acquireReleaseLock(
     }
     refused = 0;
     const other = await readHolder(cwd, ref);
-    if (other && isStale(other, opts.staleMs)) {
-      opts.log(`taking over the release lock of a run that is gone (pid ${other.pid} on ${other.host}, since ${other.started})`);
-      if ((await push(current)).exitCode === 0) break;
+    if (other && isStale(other, opts.staleMs, opts.host)) {
+      opts.log(
+        `taking over the release lock of a run that is gone (pid ${other.pid} on ${other.host}, since ${other.started}, last heartbeat ${other.heartbeat ?? "none"})`,
+      );
+      mine = await lockCommit();
+      if ((await push(mine, current)).exitCode === 0) break;
       continue;
     }
     if (Date.now() > deadline) {
@@ -92,12 +129,39 @@ export async function acquireReleaseLock(
     waited = true;
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
   }
+  // The heartbeat: one beat at a time; a lease on our own last value, so a beat never overwrites
+  // a lock another run took over (then we stop beating and say so). A beat origin cannot take
+  // (network) is tried again at the next interval.
+  let lost = false;
+  let beating: Promise<void> = Promise.resolve();
+  const beat = async () => {
+    const next = await lockCommit();
+    const r = await push(next, mine);
+    if (r.exitCode === 0) {
+      mine = next;
+      return;
+    }
+    const now = await git(["ls-remote", "origin", ref]);
+    if (now.exitCode === 0 && (now.stdout.split(/\s/)[0] || undefined) !== mine) {
+      lost = true;
+      clearInterval(timer);
+      opts.log(
+        `the release lock ${ref} was taken over by another run (this run's heartbeat was late): the rest of this run is not exclusive`,
+      );
+    }
+  };
+  const timer = setInterval(() => {
+    beating = beating.then(beat, beat).catch(() => {});
+  }, every);
+  timer.unref();
   return {
     ref,
     waited,
     async release() {
-      // Only our own lock: the lease expects our commit.
-      await git(["push", "--quiet", `--force-with-lease=${ref}:${mine}`, "origin", `:${ref}`]);
+      clearInterval(timer);
+      await beating;
+      // Only our own lock: the lease expects our last value.
+      if (!lost) await git(["push", "--quiet", `--force-with-lease=${ref}:${mine}`, "origin", `:${ref}`]);
     },
   };
 }
@@ -118,9 +182,17 @@ async function readHolder(cwd: string, ref: string): Promise<LockHolder | undefi
   }
 }
 
-function isStale(h: LockHolder, staleMs: number): boolean {
-  if (Date.now() - Date.parse(h.started) > staleMs) return true;
-  if (h.host !== os.hostname()) return false;
+/**
+ * A holder is gone when its heartbeat stopped (any host; runners' clocks are NTP-synced, and
+ * MISSED_BEATS intervals leave room for skew and a slow push), when its process no longer exists
+ * on this host, or (a lock without heartbeat, from an older flotilla) when it is older than staleMs.
+ */
+function isStale(h: LockHolder, staleMs: number, host = os.hostname()): boolean {
+  const beat = h.heartbeat ? Date.parse(h.heartbeat) : Number.NaN;
+  if (Number.isFinite(beat) && h.every && h.every > 0) {
+    if (Date.now() - beat > MISSED_BEATS * h.every * 1000) return true;
+  } else if (Date.now() - Date.parse(h.started) > staleMs) return true;
+  if (h.host !== host) return false;
   try {
     process.kill(h.pid, 0);
     return false;

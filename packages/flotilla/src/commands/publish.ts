@@ -177,6 +177,7 @@ async function lockRelease(ctx: ReleaseContext, plan: PublishPlan, opts: Publish
     return await acquireReleaseLock(ctx.rootDir, plan.commit, {
       waitMs: seconds("FLOTILLA_LOCK_WAIT_SECONDS", 1800),
       staleMs: seconds("FLOTILLA_LOCK_STALE_SECONDS", 6 * 3600),
+      heartbeatMs: seconds("FLOTILLA_LOCK_HEARTBEAT_SECONDS", 30),
       log: (m) => opts.log.info(m),
     });
   } catch (err) {
