@@ -2,8 +2,9 @@
  * The git-tag steps' git work coalesced per repository (issue 12), against real repositories and
  * a bare origin: what becomes ready while a batch runs goes in the next one; a refused tag fails alone.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { pushTags } from "../src/adapters/git.ts";
 import { coalesce, gitTags } from "../src/adapters/git-tags.ts";
@@ -27,6 +28,69 @@ function repoWithOrigin() {
 }
 
 describe("git tags, batched", () => {
+  it("writes the very tag object `git tag -a <t> -m <t>` writes (same id, with the date pinned; same tagger and message, with the time now)", async () => {
+    const { dir, git } = repoWithOrigin();
+    const twin = path.join(tempDir(), "twin");
+    execFileSync("git", ["clone", "-q", dir, twin]);
+    const head = git("rev-parse", "HEAD");
+    const inTwin = (...a: string[]) => execFileSync("git", a, { cwd: twin, encoding: "utf8" }).trim();
+    const pinned = "1700000000 +0200";
+    const before = process.env.GIT_COMMITTER_DATE;
+    process.env.GIT_COMMITTER_DATE = pinned;
+    try {
+      await gitTags({}, dir).create("p@1.0.0", head);
+      execFileSync("git", ["tag", "-a", "p@1.0.0", "-m", "p@1.0.0", head], { cwd: twin, env: process.env });
+    } finally {
+      if (before === undefined) delete process.env.GIT_COMMITTER_DATE;
+      else process.env.GIT_COMMITTER_DATE = before;
+    }
+    expect(git("rev-parse", "refs/tags/p@1.0.0")).toBe(inTwin("rev-parse", "refs/tags/p@1.0.0"));
+
+    // Unpinned: the time is the tag's own (not the run's start), as git's.
+    const t0 = Math.floor(Date.now() / 1000);
+    await gitTags({}, dir).create("q@1.0.0", "");
+    inTwin("tag", "-a", "q@1.0.0", "-m", "q@1.0.0");
+    const show = (run: typeof git) => run("cat-file", "-p", "refs/tags/q@1.0.0");
+    const ours = show(git);
+    const when = Number(/^tagger .* (\d+) [+-]\d{4}$/m.exec(ours)?.[1]);
+    expect(when).toBeGreaterThanOrEqual(t0);
+    expect(when).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+    const strip = (s: string) => s.replace(/^(tagger .*) \d+ ([+-]\d{4})$/m, "$1 T $2");
+    expect(strip(ours)).toBe(strip(show(inTwin)));
+    git("fsck", "--strict", "--no-dangling"); // git's own check of every object, tags included: throws on a malformed one
+  });
+
+  it("the long-lived git processes do not keep a finished run alive", () => {
+    const { dir, git } = repoWithOrigin();
+    const src = path.join(path.dirname(fileURLToPath(import.meta.url)), "../src/adapters/git-tags.ts");
+    const script = `const { gitTags } = await import(${JSON.stringify(src)});
+      const t = gitTags({}, ${JSON.stringify(dir)});
+      await Promise.all([t.create("a@1.0.0", ""), t.create("b@1.0.0", "")]);
+      await t.create("c@1.0.0", "");
+      await Promise.all(["a@1.0.0", "b@1.0.0", "c@1.0.0"].map((n) => t.push(n)));
+      console.log("done");`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+    expect(r.stderr).toBe("");
+    expect(r.signal).toBeNull(); // not killed by the timeout: it ended by itself
+    expect(r.stdout.trim()).toBe("done");
+    expect(git("tag", "-l").split("\n").sort()).toEqual(["a@1.0.0", "b@1.0.0", "c@1.0.0"]);
+  });
+
+  it("a push waits for the tags that become ready shortly after the first, and goes as one", async () => {
+    const batches: number[][] = [];
+    const push = coalesce(
+      async (items: number[]) => {
+        batches.push(items);
+        return items;
+      },
+      async (i: number) => i,
+      300,
+    );
+    const at = (ms: number, i: number) => new Promise<number>((r) => setTimeout(() => r(push(i)), ms));
+    expect(await Promise.all([at(0, 1), at(100, 2), at(200, 3), at(700, 4)])).toEqual([1, 2, 3, 4]);
+    expect(batches).toEqual([[1, 2, 3], [4]]);
+  });
+
   it("creates annotated tags at the given commit in one batch, reads them back, and refuses one that exists", async () => {
     const { dir, git } = repoWithOrigin();
     const head = git("rev-parse", "HEAD");

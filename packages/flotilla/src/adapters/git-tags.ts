@@ -2,19 +2,22 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createTag, pushTags } from "./git.ts";
+import { createTag, GitPipe, pushTags } from "./git.ts";
 
 /**
- * The git-tag steps' reads and writes, coalesced per repository: whatever is asked for while a
- * batch runs goes out together in the next one. Why: each git process cost a fork of the whole
- * flotilla process (≈100 ms of its main thread on a loaded 2-core machine), three per tag (read,
- * create, push), which made tags most of a first publish (issue 12). Local tags are read once per
- * run (one `for-each-ref`); a batch of creates is one `hash-object` + one `update-ref`
- * transaction (plumbing, since `git tag` makes one tag per process); a batch of pushes is one
- * `git push --atomic`.
+ * The git-tag steps' reads and writes, per repository and run (issue 12). Why: each git process
+ * blocks Node's main thread while it starts (100–300 ms on a loaded 2-core machine), and three
+ * per tag (read, create, push) made tags most of a first publish. Now:
+ * - local tags are read once per run (one `for-each-ref`);
+ * - tag objects go through one long-lived `git hash-object -w --stdin-paths` and their refs
+ *   through one long-lived `git update-ref --stdin` (a transaction per batch): two processes a
+ *   run, not one per tag; the tag object is byte for byte what `git tag -a <t> -m <t>` writes;
+ * - pushes wait PUSH_GATHER_MS after the first tag is ready, so a run pushes a handful of
+ *   batches (one `git push --atomic` each) rather than one per tag.
  * Each tag is still asked for only when its own step runs, i.e. once its package's artifacts
  * exist (SPEC §5a.1): batching changes when a tag goes out, never before what. A batch that
- * fails is retried item by item with the porcelain, so one bad tag fails only its own step.
+ * fails is retried item by item with the porcelain (`git tag -a`, `git push`), so one bad tag
+ * fails only its own step.
  */
 export interface GitTags {
   /** The commit a local tag points at (annotated tags peeled), or undefined. */
@@ -25,13 +28,18 @@ export interface GitTags {
   push(tag: string): Promise<void>;
 }
 
-/** Items asked for while a batch runs are handled together in the next call of `run`. */
-export function coalesce<I, O>(run: (items: I[]) => Promise<O[]>, one: (item: I) => Promise<O>): (item: I) => Promise<O> {
-  let queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+/**
+ * Items asked for while a batch runs are handled together in the next call of `run`; with
+ * `gatherMs`, a batch also waits until its oldest item has waited that long.
+ */
+export function coalesce<I, O>(run: (items: I[]) => Promise<O[]>, one: (item: I) => Promise<O>, gatherMs = 0): (item: I) => Promise<O> {
+  let queue: { item: I; at: number; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   let draining = false;
   const drain = async () => {
     draining = true;
     while (queue.length > 0) {
+      const wait = queue[0]!.at + gatherMs - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const batch = queue;
       queue = [];
       try {
@@ -54,7 +62,7 @@ export function coalesce<I, O>(run: (items: I[]) => Promise<O[]>, one: (item: I)
   };
   return (item) =>
     new Promise<O>((resolve, reject) => {
-      queue.push({ item, resolve, reject });
+      queue.push({ item, at: performance.now(), resolve, reject });
       if (!draining) void drain();
     });
 }
@@ -80,26 +88,52 @@ async function localTagCommits(cwd: string): Promise<Map<string, string>> {
   return map;
 }
 
-/** Annotated tags in one object write and one ref transaction (a tag that exists by then fails the whole transaction). */
-async function createTags(cwd: string, items: { tag: string; commit: string }[]): Promise<undefined[]> {
-  const tagger = (await git(cwd, ["var", "GIT_COMMITTER_IDENT"])).trim();
-  const head = items.some((i) => !i.commit) ? (await git(cwd, ["rev-parse", "HEAD"])).trim() : "";
-  const dir = await mkdtemp(path.join(os.tmpdir(), "flotilla-tags-"));
-  try {
+/**
+ * How long a push waits for more tags after the first is ready. A run's tags become ready about
+ * as fast as its npm PUTs end (one every few ms to one a second): 500 ms turns N pushes into
+ * about one per half second of publishing plus the push's own time, while the last tag of a run
+ * waits at most that long.
+ */
+export const PUSH_GATHER_MS = 500;
+
+/** The tagger line as `git tag -a` would write it now (`git var` once a run; the time is taken per tag). */
+function taggerNow(ident: string): string {
+  // GIT_COMMITTER_DATE pins the date: git var already says it, as `git tag` would.
+  // biome-ignore lint/suspicious/noUndeclaredEnvVars: git's own variable, read at run time, not a build input
+  if (process.env.GIT_COMMITTER_DATE) return ident;
+  const m = /^(.*) \d+ ([+-]\d{4})$/.exec(ident);
+  return m ? `${m[1]} ${Math.floor(Date.now() / 1000)} ${m[2]}` : ident;
+}
+
+/** The writers of one run: annotated tags through two long-lived git processes. */
+function tagWriter(cwd: string) {
+  const hashObject = new GitPipe(cwd, ["hash-object", "-w", "-t", "tag", "--stdin-paths"]);
+  const updateRef = new GitPipe(cwd, ["update-ref", "--stdin"]);
+  let ident: Promise<string> | undefined;
+  let head: Promise<string> | undefined;
+  /** Annotated tags in one batch: their objects, then one ref transaction (a tag that exists by then fails the whole transaction). */
+  return async (items: { tag: string; commit: string }[]): Promise<undefined[]> => {
+    ident ??= git(cwd, ["var", "GIT_COMMITTER_IDENT"]).then((s) => s.trim());
+    if (items.some((i) => !i.commit)) head ??= git(cwd, ["rev-parse", "HEAD"]).then((s) => s.trim());
+    const [tagger, at] = [taggerNow(await ident), head ? await head : ""];
+    const dir = await mkdtemp(path.join(os.tmpdir(), "flotilla-tags-"));
     const files = await Promise.all(
       items.map(async (it, i) => {
         const f = path.join(dir, String(i));
-        await writeFile(f, `object ${it.commit || head}\ntype commit\ntag ${it.tag}\ntagger ${tagger}\n\n${it.tag}\n`);
+        await writeFile(f, `object ${it.commit || at}\ntype commit\ntag ${it.tag}\ntagger ${tagger}\n\n${it.tag}\n`);
         return f;
       }),
     );
-    const ids = (await git(cwd, ["hash-object", "-t", "tag", "-w", "--stdin-paths"], `${files.join("\n")}\n`)).trim().split("\n");
-    // One transaction: all the refs or none.
-    await git(cwd, ["update-ref", "--stdin"], items.map((it, i) => `create refs/tags/${it.tag} ${ids[i]}\n`).join(""));
-    return items.map(() => undefined);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    try {
+      const ids = await hashObject.request(`${files.join("\n")}\n`, files.length);
+      const creates = items.map((it, i) => `create refs/tags/${it.tag} ${ids[i]}\n`).join("");
+      // One transaction: all the refs or none.
+      await updateRef.request(`start\n${creates}prepare\ncommit\n`, 3);
+      return items.map(() => undefined);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
 }
 
 const perRun = new WeakMap<object, GitTags>();
@@ -111,12 +145,7 @@ export function gitTags(run: object, cwd: string): GitTags {
   // Local tags are read once: the ones that matter (left by a killed run) exist before this run
   // starts, and the ones this run makes are added as they are made.
   let local: Promise<Map<string, string>> | undefined;
-  const create = coalesce(
-    // One tag: `git tag -a` (one process); several: the plumbing (two processes for all).
-    (items: { tag: string; commit: string }[]) =>
-      items.length === 1 ? createTag(cwd, items[0]!.tag, items[0]!.commit || undefined).then(() => [undefined]) : createTags(cwd, items),
-    (it) => createTag(cwd, it.tag, it.commit || undefined),
-  );
+  const create = coalesce(tagWriter(cwd), (it) => createTag(cwd, it.tag, it.commit || undefined));
   const localTags = () => {
     local ??= localTagCommits(cwd);
     return local;
@@ -133,6 +162,7 @@ export function gitTags(run: object, cwd: string): GitTags {
         return names.map(() => undefined);
       },
       (n) => pushTags(cwd, [n]),
+      PUSH_GATHER_MS,
     ),
   };
   perRun.set(run, tags);

@@ -1,4 +1,5 @@
-import { execFile } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { tools } from "./tools.ts";
 
 // execa (≈100 modules) loads on first use: `plan` reaches this file only for originUrl, and its
@@ -64,3 +65,83 @@ export async function headCommit(cwd: string): Promise<string | undefined> {
 export async function hasOrigin(cwd: string): Promise<boolean> {
   return (await originUrl(cwd)) !== undefined;
 }
+
+/**
+ * One long-lived git process (`hash-object --stdin-paths`, `update-ref --stdin`) fed requests
+ * through stdin, one at a time; each answer is a known number of stdout lines. Why: starting a
+ * process blocks Node's main thread until the child has exec'd (100–300 ms each on a loaded
+ * 2-core machine), and a release of N packages asked for 2–3 per tag (issue 12). A process that
+ * exits (git dies on a refused request, e.g. a ref that exists) fails the request in flight with
+ * git's message and is started again for the next one. Idle, it does not keep Node alive; when
+ * flotilla exits its stdin closes and git ends by itself.
+ */
+export class GitPipe {
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private lines: string[] = [];
+  private stderr = "";
+  private waiter: { count: number; resolve: (l: string[]) => void; reject: (e: Error) => void } | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private readonly cwd: string;
+  private readonly args: readonly string[];
+
+  constructor(cwd: string, args: readonly string[]) {
+    this.cwd = cwd;
+    this.args = args;
+  }
+
+  /** Writes `input` and resolves with the next `count` lines git prints. */
+  request(input: string, count: number): Promise<string[]> {
+    const next = this.chain.then(() => this.send(input, count));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private send(input: string, count: number): Promise<string[]> {
+    const child = this.start();
+    for (const h of handles(child)) h.ref();
+    return new Promise<string[]>((resolve, reject) => {
+      this.waiter = { count, resolve, reject };
+      child.stdin.write(input);
+      this.deliver();
+    }).finally(() => {
+      if (this.child) for (const h of handles(this.child)) h.unref();
+    });
+  }
+
+  private deliver() {
+    const w = this.waiter;
+    if (!w || this.lines.length < w.count) return;
+    this.waiter = undefined;
+    w.resolve(this.lines.splice(0, w.count));
+  }
+
+  private start(): ChildProcessWithoutNullStreams {
+    if (this.child) return this.child;
+    const child = spawn("git", this.args, { cwd: this.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    this.child = child;
+    this.lines = [];
+    this.stderr = "";
+    createInterface({ input: child.stdout }).on("line", (l) => {
+      this.lines.push(l);
+      this.deliver();
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      this.stderr += b.toString();
+    });
+    child.stdin.on("error", () => {}); // EPIPE once git has died: reported by "close" below
+    const gone = (err?: Error) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      const w = this.waiter;
+      this.waiter = undefined;
+      w?.reject(new Error(`git ${this.args[0]} failed: ${this.stderr.trim() || err?.message || "exited"}`));
+    };
+    child.on("error", gone);
+    child.on("close", () => gone());
+    return child;
+  }
+}
+
+/** The process and its pipes (sockets), whose references keep Node's event loop alive. */
+const handles = (c: ChildProcessWithoutNullStreams) => [c, c.stdin, c.stdout, c.stderr] as unknown as { ref(): void; unref(): void }[];
