@@ -6,11 +6,13 @@
  * the request; a rerun without it finishes. Few runs: each costs a full release.
  */
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type FaultPlan, type FaultProxy, startFaultProxy } from "../../../tools/src/testbed/fault-proxy.ts";
 import { githubState, registerGithubRepo } from "../../../tools/src/testbed/index.ts";
-import { dockerClient, pushImage } from "../src/adapters/docker.ts";
+import { buildImage, dockerClient, pushImage } from "../src/adapters/docker.ts";
 import { OciRegistry } from "../src/adapters/oci-registry.ts";
 import { REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
 import { gitCommitAll } from "./helpers/fixtures.ts";
@@ -212,4 +214,33 @@ describe("faults on the wire", () => {
     expect(gh.inventedTags).toEqual([]);
     expect(remoteTagNames(origin)).toEqual([`@${s}/lib@1.0.0`]);
   });
+
+  // The daemon's registry client has no response timeout (found by tools/faults/fault-table.ts):
+  // without flotilla's idle timeout this push waits for the stalled upload until the proxy closes.
+  // The daemon does not cancel a layer upload when its client goes, so a retry joins the stuck
+  // upload: what the timeout buys is a bounded failure naming the push instead of a hang.
+  it("image push: a registry that stops answering mid-upload ends the push after the idle timeout and its retries, not never", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    await seedBaseLayers(tb, [`${s}/stall`]);
+    const proxy = await startFaultProxy(tb.registry.url, { stall: 1, stallMs: 600_000, only: "^(PATCH|PUT) .*/blobs/uploads/", limit: 1 });
+    proxies.push(proxy);
+    const docker = await dockerClient({ DOCKER_HOST: tb.docker.host });
+    const image = `${proxy.host}/${s}/stall`;
+    // A layer of its own, so the push uploads a blob (the base's layers are mounted already).
+    const context = mkdtempSync(path.join(os.tmpdir(), "stall-"));
+    writeFileSync(path.join(context, "Dockerfile"), `FROM ${tb.docker.baseImage}\nCOPY x /x\n`);
+    writeFileSync(path.join(context, "x"), s);
+    await buildImage(docker, { context, dockerfile: "Dockerfile", tag: `${image}:1.0.0`, buildArgs: {}, labels: {} });
+    const auth = { username: tb.registry.username, password: tb.registry.password, serveraddress: proxy.host };
+    const retries: string[] = [];
+    const started = Date.now();
+    const push = pushImage(docker, image, "1.0.0", auth, { baseMs: 100, retries: 2, idleMs: 5_000, onRetry: (m) => retries.push(m) });
+    await expect(push).rejects.toThrow(
+      new RegExp(`docker push ${image}:1.0.0 to ${proxy.host} failed \\(3 attempts\\): no progress for 5 s: timed out`),
+    );
+    expect(proxy.counts().stall).toBe(1);
+    expect(retries).toHaveLength(2);
+    expect(Date.now() - started).toBeLessThan(90_000);
+  }, 150_000);
 });

@@ -140,6 +140,14 @@ async function buildOnce(docker: Docker, spec: BuildSpec, nocache: boolean, onLi
 /** Push errors the daemon reports for a registry that failed for a while (5xx, resets, timeouts). */
 const TRANSIENT_PUSH =
   /\b(5\d\d)\b|service unavailable|internal server error|bad gateway|gateway time-?out|too ?many ?requests|connection reset|broken pipe|unexpected EOF|\bEOF\b|i\/o timeout|timeout|timed out|connection refused|server closed|use of closed network connection|blob upload (unknown|invalid)/i;
+/**
+ * The daemon's registry client has no response timeout: a registry that stops answering mid-upload
+ * would hold the push, and the release, forever. Progress events arrive at least every few seconds
+ * while a push moves (byte counts, the daemon's own retry countdowns), so this long a silence
+ * means it is stuck.
+ */
+export const PUSH_IDLE_MS = 120_000;
+
 /** What the daemon says when the registry did not let it in (also seen when `/v2/` answered 503). */
 const AUTH_PUSH = /unauthorized|authentication required|no basic auth credentials|denied/i;
 
@@ -148,6 +156,8 @@ export interface PushOptions {
   retries?: number;
   /** First pause, doubled each time (default 1 s). */
   baseMs?: number;
+  /** A push without a progress event for this long is abandoned and retried (default PUSH_IDLE_MS). */
+  idleMs?: number;
   /** Told about each retry. */
   onRetry?: (message: string) => void;
 }
@@ -174,7 +184,7 @@ export async function pushImage(
   let attempts = 0;
   const once = () => {
     attempts++;
-    return pushOnce(docker, image, repository, tag, auth);
+    return pushOnce(docker, image, repository, tag, auth, opts.idleMs ?? PUSH_IDLE_MS);
   };
   return withRetry(once, {
     retries: opts.retries ?? 8,
@@ -207,9 +217,29 @@ export async function pushImage(
   });
 }
 
-async function pushOnce(docker: Docker, image: Docker.Image, repository: string, tag: string, auth: AuthConfig): Promise<string> {
+async function pushOnce(
+  docker: Docker,
+  image: Docker.Image,
+  repository: string,
+  tag: string,
+  auth: AuthConfig,
+  idleMs: number,
+): Promise<string> {
   const stream = await image.push({ tag, authconfig: auth });
-  const events = await follow(docker, stream);
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        // A TimeoutError is transient (retried); closing the stream makes the daemon cancel the push.
+        reject(Object.assign(new Error(`no progress for ${Math.round(idleMs / 1000)} s: timed out`), { name: "TimeoutError" }));
+        (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      }, idleMs);
+    };
+    arm();
+    stream.on("data", arm);
+  });
+  const events = await Promise.race([follow(docker, stream), stuck]).finally(() => clearTimeout(timer));
   for (const e of events) {
     const m = /digest: (sha256:[a-f0-9]{64})/.exec(e.status ?? "");
     if (m) return m[1]!;
