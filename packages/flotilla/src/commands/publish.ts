@@ -14,7 +14,7 @@ import { FlotillaError, formatProblem, InputError, type Problem, ReleaseError } 
 import { describeStep } from "../execute/describe.ts";
 import { stepHandlers } from "../execute/handlers.ts";
 import { runSteps, type StepOutcome } from "../execute/runner.ts";
-import { coverageOf, readRecord, recordDigests, recordOf, releasedPlan, writeRecord } from "../observe/record.ts";
+import { coverageOf, readRecord, recordedPlan, recordOf, writeRecord } from "../observe/record.ts";
 import { observeState } from "../observe/state.ts";
 import { checkInvariants } from "../plan/invariants.ts";
 import { type PublishPlan, planPublish, type Step } from "../plan/publish-plan.ts";
@@ -329,7 +329,7 @@ async function diff(ctx: ReleaseContext, verify = false): Promise<PublishPlan> {
   if (!verify && sha && (await recordable(ctx))) {
     const rec = await readRecord(ctx.rootDir, sha, coverageOf(inputs));
     if (rec) {
-      const plan = releasedPlan(inputs, recordDigests(rec));
+      const plan = recordedPlan(inputs, rec); // reports the record's dist-tags and image tags
       fromRecord.add(plan);
       return plan;
     }

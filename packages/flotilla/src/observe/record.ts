@@ -66,6 +66,27 @@ export function releasedPlan(input: Inputs, digests?: ReadonlyMap<string, string
   return planPublish({ ...input, state: releasedState(input, digests) });
 }
 
+/**
+ * The plan of a no-op answered by `rec`: nothing to do, and what it reports is what the record
+ * says was released — each npm version's dist-tag and each image's tags as the releasing run
+ * decided them from the registries (a backport's `latest-1`, no `latest`), not as `releasedState`
+ * imagines them (every version the newest).
+ */
+export function recordedPlan(input: Inputs, rec: ReleaseRecord): PublishPlan {
+  const plan = releasedPlan(input, recordDigests(rec));
+  const recorded = new Map(rec.artifacts.map((a) => [`${a.name}@${a.version}`, a]));
+  const units = plan.units.map((u) => {
+    const a = recorded.get(`${u.name}@${u.version}`);
+    const npm = u.npm && a?.npm ? { ...u.npm, distTag: a.npm.distTag } : u.npm;
+    const image =
+      u.image && a?.image
+        ? { ...u.image, tags: a.image.tags, floating: a.image.tags.filter((t) => t !== u.image!.versionTag), moves: [] }
+        : u.image;
+    return { ...u, npm, image };
+  });
+  return Object.freeze({ ...plan, units });
+}
+
 /** Hash of exactly what the plan checks (SPEC §5.3) for this commit and these options. */
 export function coverageOf(input: Inputs): string {
   const plan = releasedPlan(input);
