@@ -249,3 +249,32 @@ export async function rerunUntilDone(p: Prepared, max = 5): Promise<{ runs: numb
   }
   return { runs: max, ok: false, output };
 }
+
+/**
+ * Mounts the base image's layers into `repos` directly in the registry (as on a registry that
+ * served this base image before). Behind a fault proxy the daemon sees a registry it never pushed
+ * to, so it would upload the ~100 MB base again for each image; the faults measured are flotilla's
+ * to survive, not a bulk upload's. (Same as faults.e2e.test.ts's, for the tools.)
+ */
+export async function seedBaseLayers(p: Prepared, repos: string[]): Promise<void> {
+  const { dockerClient, pushImage } = await import("../../src/adapters/docker.ts");
+  const tb = p.tb;
+  const docker = await dockerClient({ DOCKER_HOST: tb.docker.host });
+  const auth = { username: tb.registry.username, password: tb.registry.password, serveraddress: tb.registry.host };
+  await docker.getImage(tb.docker.baseImage).tag({ repo: `${tb.registry.host}/testbed/base`, tag: "1" });
+  await pushImage(docker, `${tb.registry.host}/testbed/base`, "1", auth);
+  const basic = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+  const manifest = (await (
+    await fetch(`${tb.registry.url}/v2/testbed/base/manifests/1`, {
+      headers: { authorization: basic, accept: "application/vnd.docker.distribution.manifest.v2+json" },
+    })
+  ).json()) as { layers: { digest: string }[] };
+  for (const repo of repos)
+    for (const { digest } of manifest.layers) {
+      const res = await fetch(`${tb.registry.url}/v2/${repo}/blobs/uploads/?mount=${digest}&from=testbed/base`, {
+        method: "POST",
+        headers: { authorization: basic },
+      });
+      if (res.status !== 201) throw new Error(`mount ${digest} into ${repo}: HTTP ${res.status}`);
+    }
+}
