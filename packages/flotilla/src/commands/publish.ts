@@ -310,19 +310,23 @@ async function certify(ctx: ReleaseContext, plan: PublishPlan, outcomes: Map<str
 }
 
 async function diff(ctx: ReleaseContext, verify = false): Promise<PublishPlan> {
-  const npmPackages = ctx.stages.has("npm")
-    ? ctx.workspace.packages
-        .filter((p) => !p.private && (!ctx.only || ctx.only.has(p.name)))
-        .map((p) => ({ name: p.name, registry: registryFor(ctx, p.name) }))
-    : [];
-  const images = ctx.stages.has("images")
-    ? ctx.workspace.packages
-        .filter((p) => p.dockerfile && (!ctx.only || ctx.only.has(p.name)))
-        .map((p) => {
-          const name = ctx.imageNames.get(p.name)!;
-          return { name, registry: ociFor(ctx, name), version: p.version };
-        })
-    : [];
+  // Tags follow artifacts (SPEC §5a.1): with --only git, the npm versions and images are read too.
+  const tagsFollow = ctx.stages.has("git") && ctx.config.git.tags;
+  const npmPackages =
+    ctx.stages.has("npm") || tagsFollow
+      ? ctx.workspace.packages
+          .filter((p) => !p.private && (!ctx.only || ctx.only.has(p.name)))
+          .map((p) => ({ name: p.name, registry: registryFor(ctx, p.name) }))
+      : [];
+  const images =
+    ctx.stages.has("images") || tagsFollow
+      ? ctx.workspace.packages
+          .filter((p) => p.dockerfile && (!ctx.only || ctx.only.has(p.name)))
+          .map((p) => {
+            const name = ctx.imageNames.get(p.name)!;
+            return { name, registry: ociFor(ctx, name), version: p.version };
+          })
+      : [];
   const sha = await headCommit(ctx.rootDir);
   const inputs = await planInputs(ctx, sha);
   // Origin's release record covering exactly this plan: one request instead of every registry.

@@ -82,6 +82,12 @@ export interface ReleaseUnit {
   image: ImageWork | null;
   gitTag: GitTagWork | null;
   release: GithubReleaseWork | null;
+  /**
+   * The package's artifacts that are not in the registries and that this run does not make
+   * (`--only` without their stage): its tag (and release) wait for them, so none is made.
+   * Each names the artifact, e.g. `npm @acme/core@1.2.0 on https://npm.pkg.github.com`.
+   */
+  missing: string[];
   /** True when something is missing. */
   hasWork: boolean;
 }
@@ -279,9 +285,11 @@ export function planPublish(input: PublishPlanInput): PublishPlan {
     }
     const taggable = config.git.tags && stages.has("git") && (!pkg.private || input.tagPrivate);
     let gitTag: GitTagWork | null = null;
+    const missing: string[] = [];
     if (taggable) {
       const tag = `${pkg.name}@${pkg.version}`;
       gitTag = { tag, action: state.remoteTags.has(tag) ? "none" : state.localTags.has(tag) ? "push" : "create" };
+      if (gitTag.action !== "none") missing.push(...unmadeArtifacts(pkg, imageName, input));
     }
     let release: GithubReleaseWork | null = null;
     if (gitTag && wantsRelease(pkg)) {
@@ -293,7 +301,7 @@ export function planPublish(input: PublishPlanInput): PublishPlan {
       };
     }
     const hasWork = [npm?.action, image?.action, gitTag?.action, release?.action].some((a) => a !== undefined && a !== "none");
-    units.push({ name: pkg.name, version: pkg.version, pkg, npm, image, gitTag, release, hasWork });
+    units.push({ name: pkg.name, version: pkg.version, pkg, npm, image, gitTag, release, missing, hasWork: hasWork || missing.length > 0 });
   }
   // Latest: from every version at this commit that gets a release, whatever this run still has
   // to do and whatever --filter narrows (SPEC §5a.3), so a rerun picks the same one.
@@ -321,6 +329,22 @@ export function planPublish(input: PublishPlanInput): PublishPlan {
     steps: stepsFor(units, input),
   };
   return deepFreeze(plan);
+}
+
+/**
+ * `--only` without npm or images (SPEC §5a.1): this run does not make that kind of artifact, but
+ * a tag still follows it, so its presence is read (the caller observes those registries too) and
+ * what is not there is named. A registry that was not read counts as missing: no tag on a guess.
+ */
+function unmadeArtifacts(pkg: WorkspacePackage, imageName: string | undefined, input: PublishPlanInput): string[] {
+  const { state, stages, config } = input;
+  const out: string[] = [];
+  if (!pkg.private && !stages.has("npm") && !state.npm.get(pkg.name)?.versions.has(pkg.version))
+    out.push(`npm ${pkg.name}@${pkg.version} on ${npmRegistryFor(pkg.manifest, config.npm)}`);
+  const versionTag = toImageTag(pkg.version);
+  if (pkg.dockerfile && imageName && !stages.has("images") && !state.images.get(imageName)?.digests.get(versionTag))
+    out.push(`image ${imageName}:${versionTag}`);
+  return out;
 }
 
 /**
@@ -454,7 +478,7 @@ function stepsFor(units: ReleaseUnit[], input: PublishPlanInput): Step[] {
   // exist (SPEC §5a.1); floating pointers are not the version's artifacts and are not waited for.
   const push = config.git.push;
   for (const u of units) {
-    if (!u.gitTag || u.gitTag.action === "none") continue;
+    if (!u.gitTag || u.gitTag.action === "none" || u.missing.length > 0) continue;
     if (u.gitTag.action === "push" && !push) continue;
     const own = steps.filter((s) => s.pkg === u.name && !isFloating(s)).map((s) => s.id);
     steps.push({
@@ -467,7 +491,7 @@ function stepsFor(units: ReleaseUnit[], input: PublishPlanInput): Step[] {
   }
   // A release is made only for a tag on origin (SPEC §5a.2): it waits for its tag step (which
   // waits for the package's artifacts); without push, tags stay local and no release is made.
-  const releasable = units.filter((u) => u.release?.action === "create" && (push || u.gitTag?.action === "none"));
+  const releasable = units.filter((u) => u.release?.action === "create" && u.missing.length === 0 && (push || u.gitTag?.action === "none"));
   const tagStep = (u: ReleaseUnit) => (has(`git-tag:${u.name}`) ? [`git-tag:${u.name}`] : []);
   // Its tag step, which waits for the package's artifacts; a tag already on origin: the artifacts themselves.
   const releaseDeps = (u: ReleaseUnit) => {

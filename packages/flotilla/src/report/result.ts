@@ -46,6 +46,10 @@ export function summarize(plan: PublishPlan, outcomes: ReadonlyMap<string, StepO
     } else if (skipped) {
       status = "skipped";
       error = `skipped: ${skipped[1]?.detail ?? "a dependency did not release"}`;
+    } else if (u.missing.length > 0) {
+      // --only without an artifact's stage, and the artifact is not there: no tag (SPEC §5a.1).
+      status = "skipped";
+      error = missingError(u);
     } else if (own.some(([, o]) => o?.status === "planned")) {
       status = "planned";
     } else if (u.hasWork && !did && own.length > 0) {
@@ -60,6 +64,15 @@ export function summarize(plan: PublishPlan, outcomes: ReadonlyMap<string, StepO
     const url = own.map(([, o]) => o?.result?.url).find(Boolean);
     return toResult(u, status, error, digest, url);
   });
+}
+
+/** What keeps a package's tag from being made in an `--only` run, and how to get it made. */
+function missingError(u: ReleaseUnit): string {
+  const stages = [u.missing.some((m) => m.startsWith("npm ")) ? "npm" : "", u.missing.some((m) => m.startsWith("image ")) ? "images" : ""]
+    .filter(Boolean)
+    .map((s) => `--only ${s}`)
+    .join(" ");
+  return `no git tag ${u.gitTag?.tag ?? ""}: not in the registry: ${u.missing.join(", ")}; release it first (flotilla publish without --only, or ${stages}), then tag`;
 }
 
 function toResult(
