@@ -6,7 +6,7 @@ import type { Step, StepOf } from "../plan/publish-plan.ts";
  */
 export const describers: { [K in Step["kind"]]: (p: StepOf<K>["payload"]) => string } = {
   "npm-publish": (p) =>
-    `publish ${p.name}@${p.version} to ${p.registry} under dist-tag "${p.tag}"${p.distTag ? `, then set dist-tag "${p.distTag}" → ${p.version}` : ""}`,
+    `publish ${p.name}@${p.version} to ${p.registry} under dist-tag "${p.tag}"${p.distTag ? `, then set dist-tag "${p.distTag}" → ${p.version}` : ""}${p.scripts?.length ? `; runs its scripts ${p.scripts.join(", ")}` : ""}`,
   "npm-dist-tag": (p) => `point dist-tag "${p.distTag}" of ${p.name} at ${p.version}${p.remove ? ` and remove "${p.remove}"` : ""}`,
   "image-build-push": (p) =>
     `build ${p.image}:${p.versionTag} from ${p.context}/${p.dockerfile}${p.platform ? ` (${p.platform})` : ""} and push it unless the tag exists`,

@@ -1,15 +1,8 @@
 import { execa } from "execa";
 import { type Invocation, PNPM_ENV } from "../adapters/tools.ts";
+import { BEFORE_PACK, type Scripts } from "./scripts.ts";
 
-/**
- * The scripts `pnpm publish` (pnpm 12) runs around packing and the registry write, in its order:
- * `prepublishOnly`, `prepublish`, then the pack scripts (`prepack`, `prepare`, `postpack`, which
- * `pnpm pack` runs itself), the PUT, then `publish`, `postpublish`.
- */
-export const BEFORE_PACK = ["prepublishOnly", "prepublish"] as const;
-export const AFTER_PUBLISH = ["publish", "postpublish"] as const;
-
-export type Scripts = Record<string, unknown> | undefined;
+export { AFTER_PUBLISH, BEFORE_PACK, type Scripts } from "./scripts.ts";
 
 /** `pnpm run NAME` in the package folder: the environment pnpm gives scripts, none built by hand. */
 const pnpmRun = (name: string): Invocation => ["pnpm", ["run", name]];

@@ -2,6 +2,7 @@ import path from "node:path";
 import semver from "semver";
 import type { Config } from "../config/load.ts";
 import { changelogSection } from "../github/changelog.ts";
+import { publishScripts, type Scripts } from "../npm/scripts.ts";
 import type { Workspace, WorkspacePackage } from "../workspace/discover.ts";
 import { publishOrder } from "../workspace/discover.ts";
 import { distTagFor } from "./dist-tag.ts";
@@ -105,6 +106,8 @@ export interface NpmPublishPayload {
   /** Final dist-tag written right after the publish (GitHub Packages does not move `latest` by itself); null when promoting last. */
   distTag: string | null;
   access: "public" | "restricted" | null;
+  /** The package's lifecycle scripts this publish runs, in order (listed by the dry run); absent in older plans. */
+  scripts?: string[];
 }
 export interface NpmDistTagPayload {
   name: string;
@@ -387,6 +390,7 @@ function stepsFor(units: ReleaseUnit[], input: PublishPlanInput): Step[] {
         tag: promoteLast ? STAGING_TAG : npm.distTag,
         distTag: promoteLast || !setsDistTagApart(npm.registry) ? null : npm.distTag,
         access: config.npm.access ?? null,
+        scripts: publishScripts(u.pkg.manifest.scripts as Scripts),
       },
     });
   }
