@@ -1,6 +1,6 @@
 import { readConfig as readChangesetsConfig } from "@changesets/config";
 import picomatch from "picomatch";
-import { originUrl } from "./adapters/git.ts";
+import { headCommit, originUrl } from "./adapters/git.ts";
 import { GitHub, type RepoRef, repoRef } from "./adapters/github.ts";
 import { NpmRegistry } from "./adapters/npm-registry.ts";
 import { OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
@@ -43,6 +43,17 @@ export interface ReleaseContext {
   /** GitHub client when the github stage can run (token and repository known). */
   github: GitHub | undefined;
   repo: RepoRef | undefined;
+  /**
+   * The commit being released and origin's URL, read once here: every phase asks for them, and
+   * each ask was a git process (0.1–0.5 s apiece on a loaded runner; issue 12's no-op).
+   */
+  checkout: Checkout;
+}
+
+/** HEAD (undefined: no repository or no commit) and origin's URL (undefined: no origin remote). */
+export interface Checkout {
+  head: string | undefined;
+  origin: string | undefined;
 }
 
 export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
@@ -51,7 +62,8 @@ export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
   const workspace = await discoverWorkspace(rootDir, config);
   const endpointProblems = checkEndpoints(config, workspace, opts.env);
   if (endpointProblems.length) throw new InputError(endpointProblems);
-  const owner = resolveOwner(config.owner, opts.env, await originUrl(rootDir));
+  const [origin, head] = await Promise.all([originUrl(rootDir), headCommit(rootDir)]);
+  const owner = resolveOwner(config.owner, opts.env, origin);
   const secrets = secretsFromEnv(opts.env);
   const npmToken = opts.env.NODE_AUTH_TOKEN || opts.env.GITHUB_TOKEN || undefined;
   const registries = new Map<string, NpmRegistry>();
@@ -91,7 +103,7 @@ export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
     const { host } = splitImageName(name);
     if (!ociRegistries.has(host)) ociRegistries.set(host, new OciRegistry({ host, ...imageAuth }));
   }
-  const repo = repoRef(opts.env, await originUrl(rootDir));
+  const repo = repoRef(opts.env, origin);
   const github =
     stages.has("github") && opts.env.GITHUB_TOKEN && repo
       ? await GitHub.create({ token: opts.env.GITHUB_TOKEN, baseUrl: config.github.apiUrl, ref: repo })
@@ -113,6 +125,7 @@ export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
     imageAuth,
     github,
     repo,
+    checkout: { head, origin },
   };
 }
 

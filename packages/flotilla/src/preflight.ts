@@ -4,13 +4,13 @@ import { graphSequencer } from "@pnpm/deps.graph-sequencer";
 import type Docker from "dockerode";
 import { execa } from "execa";
 import validateNpmName from "validate-npm-package-name";
-import { pingDocker } from "./adapters/docker.ts";
 import { dirtyFiles, hasOrigin, headCommit } from "./adapters/git.ts";
 import type { GitHub, RepoRef } from "./adapters/github.ts";
 import type { NpmRegistry } from "./adapters/npm-registry.ts";
 import { type OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
 import { buildChecks } from "./build/preflight.ts";
 import type { Config } from "./config/load.ts";
+import type { Checkout } from "./context.ts";
 import type { Problem } from "./errors.ts";
 import { provenanceProblems } from "./npm/provenance.ts";
 import type { Stage } from "./plan/publish-plan.ts";
@@ -37,6 +37,8 @@ export interface PreflightInput {
   env: Record<string, string | undefined>;
   /** --skip-build: turbo's refusals do not matter then. */
   skipBuild?: boolean;
+  /** HEAD and origin as discover read them (context.ts); read here when absent. */
+  checkout?: Checkout;
 }
 
 /** OCI repository path rule (distribution spec). */
@@ -111,7 +113,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
   const checks = [
     check("git working tree is clean", async (c) => {
       // Without a repository (or a commit) there is nothing to tag and `git status` says nothing.
-      if ((await headCommit(input.rootDir)) === undefined) {
+      if ((input.checkout ? input.checkout.head : await headCommit(input.rootDir)) === undefined) {
         c.problems.push({
           code: "GIT_NOT_A_REPOSITORY",
           message: `${input.rootDir} is not a git repository with a commit: releases are tagged at a commit`,
@@ -136,7 +138,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
   if (input.stages.has("git") && input.config.git.tags && input.config.git.push) {
     checks.push(
       check("git remote origin exists", async (c) => {
-        if (!(await hasOrigin(input.rootDir))) {
+        if (!(input.checkout ? input.checkout.origin !== undefined : await hasOrigin(input.rootDir))) {
           c.problems.push({
             code: "GIT_NO_ORIGIN",
             message: "the repository has no `origin` remote to push tags to",
@@ -234,6 +236,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
       check(
         "Docker daemon reachable",
         async (c) => {
+          const { pingDocker } = await import("./adapters/docker.ts"); // tar-fs and dockerignore: only when images are on
           const r = await pingDocker(await input.docker());
           if (!r.ok)
             c.problems.push({

@@ -59,6 +59,18 @@ describe("release record", () => {
     expect(records(w.origin)).toHaveLength(1);
   });
 
+  it("the no-op through the record checks no credentials (it writes nothing); --verify still does", async () => {
+    const w = await workspace();
+    expect((await runFlotilla(["publish", "--skip-build"], { cwd: w.dir, env: w.env })).exitCode).toBe(0);
+    const env = { ...w.env, NODE_AUTH_TOKEN: "refused-token" };
+    const noop = await runFlotilla(["publish", "--skip-build"], { cwd: w.dir, env });
+    expect(noop.exitCode, noop.stdout + noop.stderr).toBe(0);
+    expect(noop.stdout).toContain("origin's release record covers this commit: registries, credentials and services not checked");
+    const verify = await runFlotilla(["publish", "--skip-build", "--verify"], { cwd: w.dir, env });
+    expect(verify.exitCode, verify.stdout + verify.stderr).toBe(2);
+    expect(verify.stderr).toContain("token refused");
+  });
+
   it("no record (npm released by another run without tags): the full diff finds the tags and releases missing and makes them", async () => {
     const w = await workspace();
     const npmOnly = await runFlotilla(["publish", "--skip-build", "--only", "npm"], { cwd: w.dir, env: w.env });

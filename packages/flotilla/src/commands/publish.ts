@@ -1,18 +1,12 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { dockerClient } from "../adapters/docker.ts";
-import { headCommit, originUrl } from "../adapters/git.ts";
-import { acquireReleaseLock, type ReleaseLock } from "../adapters/git-lock.ts";
-import { packEach } from "../adapters/pnpm.ts";
+import type { ReleaseLock } from "../adapters/git-lock.ts";
 import { show, tools } from "../adapters/tools.ts";
-import { runStreaming } from "../adapters/turbo.ts";
 import { planBuild } from "../build/plan.ts";
-import { readChangesetsState } from "../changesets/release-plan.ts";
 import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "../context.ts";
 import { FlotillaError, formatProblem, InputError, type Problem, ReleaseError } from "../errors.ts";
 import { describeStep } from "../execute/describe.ts";
-import { stepHandlers } from "../execute/handlers.ts";
 import { runSteps, type StepOutcome } from "../execute/runner.ts";
 import { coverageOf, readRecord, recordedPlan, recordOf, writeRecord } from "../observe/record.ts";
 import { observeState } from "../observe/state.ts";
@@ -168,12 +162,13 @@ function checked(plan: PublishPlan): PublishPlan {
  * pushes to origin anyway (git stage, git.push, an origin remote).
  */
 async function lockRelease(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<ReleaseLock | undefined> {
-  if (!ctx.stages.has("git") || !ctx.config.git.push || !plan.commit || !(await originUrl(ctx.rootDir))) return undefined;
+  if (!ctx.stages.has("git") || !ctx.config.git.push || !plan.commit || !ctx.checkout.origin) return undefined;
   const seconds = (name: string, dflt: number) => {
     const n = Number(ctx.env[name]);
     return (Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
   };
   try {
+    const { acquireReleaseLock } = await import("../adapters/git-lock.ts");
     return await acquireReleaseLock(ctx.rootDir, plan.commit, {
       waitMs: seconds("FLOTILLA_LOCK_WAIT_SECONDS", 1800),
       staleMs: seconds("FLOTILLA_LOCK_STALE_SECONDS", 6 * 3600),
@@ -197,13 +192,21 @@ async function lockRelease(ctx: ReleaseContext, plan: PublishPlan, opts: Publish
  */
 async function preflightAndDiff(ctx: ReleaseContext, opts: PublishOptions): Promise<{ ctx: ReleaseContext; plan: PublishPlan }> {
   const local = await preflight(ctx, opts, false);
+  // Origin's record says this commit is fully released: the run writes nothing, so the network
+  // checks (credentials, daemon, GitHub) have nothing to protect; it says so. Without a record
+  // they run as below, beside the full diff (one `git fetch` later than before).
+  const recorded = local.length === 0 ? await planFromRecord(ctx, opts.verify) : undefined;
+  if (recorded && !recorded.units.some((u) => u.hasWork)) {
+    opts.log.info("origin's release record covers this commit: registries, credentials and services not checked (nothing to write)");
+    return { ctx, plan: recorded };
+  }
   const promoteLast = ctx.config.npm.promote === "last";
-  const diffed = local.length === 0 && !promoteLast ? diff(ctx, opts.verify) : undefined;
+  const diffed = local.length === 0 && !promoteLast ? fullDiff(ctx) : undefined;
   diffed?.catch(() => {}); // awaited below, once preflight has passed
   const problems = [...local, ...(await preflight(ctx, opts, true, local.length > 0))];
   if (problems.length) throw new InputError(problems);
   const effective = promoteLast ? await promoteFallback(ctx, opts) : ctx;
-  const plan = await (diffed ?? diff(effective, opts.verify));
+  const plan = await (diffed ?? fullDiff(effective));
   const cycles = publishCycles(plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.pkg));
   if (cycles.length) throw new InputError(cycles);
   const tagsElsewhere = ctx.stages.has("git") ? await tagsOnOtherCommits(ctx.rootDir, plan.units, plan.commit) : [];
@@ -218,8 +221,10 @@ async function preflightAndDiff(ctx: ReleaseContext, opts: PublishOptions): Prom
  * publish does not need them, `version` will refuse them.
  */
 async function warnPendingChangesets(ctx: ReleaseContext, log: Logger): Promise<void> {
+  if (!(await hasChangesetFiles(ctx.rootDir))) return;
   let pending: number;
   try {
+    const { readChangesetsState } = await import("../changesets/release-plan.ts");
     pending = (await readChangesetsState(ctx.workspace)).plan.changesets.length;
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
@@ -232,6 +237,18 @@ async function warnPendingChangesets(ctx: ReleaseContext, log: Logger): Promise<
       `${pending} changeset${pending === 1 ? " is" : "s are"} pending: their versions are released after \`flotilla version\` (or the merged Version Packages pull request)`,
     );
   }
+}
+
+/**
+ * Whether `.changeset` (or its `pre/`) holds a Markdown file other than a README: without one
+ * nothing is pending, and changesets' libraries (and their planning) are not loaded at all — the
+ * common case of a publish after `flotilla version`. Any other file falls through to changesets'
+ * own reading, which applies its exact rules.
+ */
+async function hasChangesetFiles(rootDir: string): Promise<boolean> {
+  const dir = path.join(rootDir, ".changeset");
+  const names = [...(await readdir(dir).catch(() => [])), ...(await readdir(path.join(dir, "pre")).catch(() => []))];
+  return names.some((n) => n.endsWith(".md") && !/^readme\.md$/i.test(n));
 }
 
 /**
@@ -261,7 +278,7 @@ async function preflight(ctx: ReleaseContext, opts: PublishOptions, network: boo
     packages,
     allowDirty: opts.allowDirty ?? false,
     skipBuild: opts.skipBuild ?? false,
-    docker: () => dockerClient(ctx.env),
+    docker: () => dockerOf(ctx),
   });
   const phase = checks.filter((c) => (network ? c.network || (c.afterLocal && !localFailed) : !c.network && !c.afterLocal));
   const results = await Promise.all(phase.map((c) => c.run()));
@@ -269,12 +286,19 @@ async function preflight(ctx: ReleaseContext, opts: PublishOptions, network: boo
   return results.flatMap((r) => r.problems);
 }
 
+/**
+ * The side-effect modules (Docker's client, npm's publishing, the step handlers, the lock, pnpm
+ * and turbo) load when a phase first needs them: a no-op answered by the release record never
+ * does, and their ~400 files were most of its start-up (issue 12).
+ */
+const dockerOf = async (ctx: ReleaseContext) => (await import("../adapters/docker.ts")).dockerClient(ctx.env);
+
 /** Plans answered by origin's release record instead of the registries. */
 const fromRecord = new WeakSet<PublishPlan>();
 
 /** A record is kept only where flotilla pushes to origin anyway (its tags go there). */
-async function recordable(ctx: ReleaseContext): Promise<boolean> {
-  return ctx.stages.has("git") && ctx.config.git.push && (await originUrl(ctx.rootDir)) !== undefined;
+function recordable(ctx: ReleaseContext): boolean {
+  return ctx.stages.has("git") && ctx.config.git.push && ctx.checkout.origin !== undefined;
 }
 
 /** The plan's inputs other than the registries' state (read once here: the planner stays pure). */
@@ -296,7 +320,7 @@ async function planInputs(ctx: ReleaseContext, sha: string | undefined) {
  * saves the next no-op its reads: when it cannot be written, the run says so and still succeeds.
  */
 async function certify(ctx: ReleaseContext, plan: PublishPlan, outcomes: Map<string, StepOutcome>, opts: PublishOptions): Promise<void> {
-  if (!plan.commit || !(await recordable(ctx))) return;
+  if (!plan.commit || !recordable(ctx)) return;
   const digests = new Map<string, string>();
   for (const s of plan.steps) {
     const d = outcomes.get(s.id)?.result?.digest;
@@ -309,7 +333,28 @@ async function certify(ctx: ReleaseContext, plan: PublishPlan, outcomes: Map<str
   }
 }
 
+/**
+ * The plan answered by origin's release record covering exactly this commit and scope (one `git
+ * fetch` instead of every registry), or undefined when there is none (or with --verify).
+ */
+async function planFromRecord(ctx: ReleaseContext, verify = false): Promise<PublishPlan | undefined> {
+  const sha = ctx.checkout.head;
+  if (verify || !sha || !recordable(ctx)) return undefined;
+  const inputs = await planInputs(ctx, sha);
+  const rec = await readRecord(ctx.rootDir, sha, coverageOf(inputs));
+  if (!rec) return undefined;
+  const plan = recordedPlan(inputs, rec); // reports the record's dist-tags and image tags
+  fromRecord.add(plan);
+  return plan;
+}
+
+/** What is left to release: the record when it covers this commit, else every source of truth. */
 async function diff(ctx: ReleaseContext, verify = false): Promise<PublishPlan> {
+  return (await planFromRecord(ctx, verify)) ?? fullDiff(ctx);
+}
+
+/** Reads the registries, origin's tags and GitHub's releases (SPEC §5.3) and plans against them. */
+async function fullDiff(ctx: ReleaseContext): Promise<PublishPlan> {
   // Tags follow artifacts (SPEC §5a.1): with --only git, the npm versions and images are read too.
   const tagsFollow = ctx.stages.has("git") && ctx.config.git.tags;
   const npmPackages =
@@ -327,17 +372,8 @@ async function diff(ctx: ReleaseContext, verify = false): Promise<PublishPlan> {
             return { name, registry: ociFor(ctx, name), version: p.version };
           })
       : [];
-  const sha = await headCommit(ctx.rootDir);
+  const sha = ctx.checkout.head;
   const inputs = await planInputs(ctx, sha);
-  // Origin's release record covering exactly this plan: one request instead of every registry.
-  if (!verify && sha && (await recordable(ctx))) {
-    const rec = await readRecord(ctx.rootDir, sha, coverageOf(inputs));
-    if (rec) {
-      const plan = recordedPlan(inputs, rec); // reports the record's dist-tags and image tags
-      fromRecord.add(plan);
-      return plan;
-    }
-  }
   const readGit = ctx.stages.has("git") && ctx.config.git.tags;
   const state = await observeState({
     rootDir: ctx.rootDir,
@@ -348,7 +384,7 @@ async function diff(ctx: ReleaseContext, verify = false): Promise<PublishPlan> {
     imageTagKinds: ctx.config.images.tags,
     readGit,
     // No origin (allowed with git.push false): there is nothing to ask, so no `git ls-remote`.
-    readRemoteTags: readGit && (await originUrl(ctx.rootDir)) !== undefined,
+    readRemoteTags: readGit && ctx.checkout.origin !== undefined,
   }).catch((err: unknown) => {
     // A registry, origin or GitHub that cannot be read: a failure of this run, not a bug.
     if (err instanceof FlotillaError) throw err;
@@ -366,7 +402,8 @@ async function describe(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpt
     log.info(`  ${show(b.invocation)}`);
   const toPack = packList(plan);
   if (toPack.length) log.info(`  ${show(tools.pnpmPack(toPack, "<temporary folder>"))}`);
-  return runSteps(plan.steps, stepHandlers({ ctx, packed: new Map(), docker: () => dockerClient(ctx.env) }), {
+  const { stepHandlers } = await import("../execute/handlers.ts");
+  return runSteps(plan.steps, stepHandlers({ ctx, packed: new Map(), docker: () => dockerOf(ctx) }), {
     concurrency: 1,
     mode: "describe",
     onSettled: (s, o) => {
@@ -395,6 +432,7 @@ async function build(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOption
   if (b.runner === "pnpm") opts.log.info("no turbo.json: building with pnpm's topological run (pnpm -r run)");
   for (const { title, invocation } of b.steps) {
     await opts.log.group(`${title} (${names.length} package${names.length === 1 ? "" : "s"})`, async () => {
+      const { runStreaming } = await import("../adapters/turbo.ts");
       const r = await runStreaming(ctx.rootDir, invocation, opts.log.raw);
       if (!r.ok) throw new ReleaseError(`${title} failed (exit ${r.exitCode}): nothing was published`);
     });
@@ -408,10 +446,12 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
   try {
     const toPack = packList(plan);
     const packStarted = Date.now();
+    const { packEach } = await import("../adapters/pnpm.ts");
     const packed = toPack.length ? await log.group(`pnpm pack (${toPack.length})`, () => packEach(ctx.rootDir, toPack, tmp)) : new Map();
     if (toPack.length) opts.events?.({ event: "pack", packages: toPack.length, durationMs: Date.now() - packStarted });
     const progress = opts.progress ? await opts.progress([...plan.steps]) : undefined;
-    const outcomes = await runSteps(plan.steps, stepHandlers({ ctx, packed, docker: () => dockerClient(ctx.env) }), {
+    const { stepHandlers } = await import("../execute/handlers.ts");
+    const outcomes = await runSteps(plan.steps, stepHandlers({ ctx, packed, docker: () => dockerOf(ctx) }), {
       concurrency: opts.concurrency ?? 8,
       ...(opts.events ? { onStart: (step: Step) => opts.events!(stepStarted(step)) } : {}),
       onSettled: (step: Step, o: StepOutcome) => {
@@ -477,8 +517,7 @@ async function repositoryUrl(ctx: ReleaseContext): Promise<string> {
   const fromPkg = typeof repo?.repository === "string" ? repo.repository : repo?.repository?.url;
   if (fromPkg) return httpsUrl(fromPkg);
   if (ctx.env.GITHUB_REPOSITORY) return `${ctx.env.GITHUB_SERVER_URL ?? "https://github.com"}/${ctx.env.GITHUB_REPOSITORY}`;
-  const origin = await originUrl(ctx.rootDir);
-  return origin ? httpsUrl(origin) : "";
+  return ctx.checkout.origin ? httpsUrl(ctx.checkout.origin) : "";
 }
 
 function httpsUrl(url: string): string {

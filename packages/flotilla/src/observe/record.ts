@@ -141,7 +141,8 @@ function git(cwd: string, args: string[], input?: string): Promise<{ ok: boolean
  */
 export async function readRecord(cwd: string, commit: string, coverage: string): Promise<ReleaseRecord | undefined> {
   const ref = refOf(commit, coverage);
-  const fetched = await git(cwd, ["fetch", "--quiet", "--no-tags", "origin", `+${ref}:${ref}`]);
+  // No auto-maintenance after this one-ref fetch (it started a `git maintenance` process per run).
+  const fetched = await git(cwd, ["-c", "maintenance.auto=false", "fetch", "--quiet", "--no-tags", "origin", `+${ref}:${ref}`]);
   if (!fetched.ok) return undefined;
   const blob = await git(cwd, ["cat-file", "blob", ref]);
   try {
