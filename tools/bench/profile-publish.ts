@@ -3,9 +3,16 @@
  * generated packages (the publish benchmark's workspace): each log line stamped with the time
  * since start, and the phases summed (start-up and diff, pack, PUTs, tags).
  *
- *   node tools/bench/profile-publish.ts [--n 200]
+ * Also counts what a user cannot see in the log: the pushes that reached origin (a
+ * reference-transaction hook in the bare origin counts the committed transactions touching
+ * refs/tags, one per `git push --atomic`), and with --count-exec every program flotilla's
+ * process tree executed (strace, execve only, seccomp-filtered so the run is barely slowed).
+ *
+ *   node tools/bench/profile-publish.ts [--n 200] [--cpu-prof DIR] [--count-exec] [--all]
  */
 
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { startTestbed, stopTestbed } from "../src/testbed/index.ts";
@@ -14,27 +21,42 @@ import { generateWorkspace } from "./workspace.ts";
 
 const N = numArg("n", 200);
 const CPU_PROF = process.argv.includes("--cpu-prof") ? process.argv[process.argv.indexOf("--cpu-prof") + 1] : undefined;
+const COUNT_EXEC = process.argv.includes("--count-exec");
 const { testbed: tb, started } = await startTestbed({ log: (s) => console.error(s) });
 try {
   const dir = generateWorkspace(tb, `pr${Date.now().toString(36)}`, N);
-  const t0 = performance.now();
-  const child = execa(
+  const origin = `${dir}.git`; // generateWorkspace's bare origin, beside the workspace
+  const pushes = path.join(mkdtempSync(path.join(os.tmpdir(), "profile-pushes-")), "count");
+  writeFileSync(pushes, "");
+  const hook = path.join(origin, "hooks", "reference-transaction");
+  writeFileSync(hook, `#!/bin/sh\n[ "$1" = committed ] || exit 0\ngrep -q ' refs/tags/' && echo push >> '${pushes}'\nexit 0\n`);
+  chmodSync(hook, 0o755);
+  const trace = path.join(path.dirname(pushes), "execve");
+  const flotilla = [
     process.execPath,
-    [path.join(REPO_ROOT, "packages/flotilla/bin/flotilla.js"), "publish", "--skip-build", "--only", "npm", "--only", "git"],
-    {
-      cwd: dir,
-      reject: false,
-      all: true,
-      buffer: false,
-      env: {
-        FLOTILLA_NPM_REGISTRY: `${tb.npm.url}/`,
-        NODE_AUTH_TOKEN: tb.npm.token,
-        GITHUB_REPOSITORY: "bench/bench",
-        // --cpu-prof DIR: Node's CPU profile of the run (open it in Chrome's DevTools).
-        ...(CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF}` } : {}),
-      },
+    path.join(REPO_ROOT, "packages/flotilla/bin/flotilla.js"),
+    "publish",
+    "--skip-build",
+    "--only",
+    "npm",
+    "--only",
+    "git",
+  ];
+  const [cmd, ...args] = COUNT_EXEC ? ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=execve", "-o", trace, ...flotilla] : flotilla;
+  const t0 = performance.now();
+  const child = execa(cmd!, args, {
+    cwd: dir,
+    reject: false,
+    all: true,
+    buffer: false,
+    env: {
+      FLOTILLA_NPM_REGISTRY: `${tb.npm.url}/`,
+      NODE_AUTH_TOKEN: tb.npm.token,
+      GITHUB_REPOSITORY: "bench/bench",
+      // --cpu-prof DIR: Node's CPU profile of the run (open it in Chrome's DevTools).
+      ...(CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF}` } : {}),
     },
-  );
+  });
   const stamps: [number, string][] = [];
   let rest = "";
   child.all!.on("data", (b: Buffer) => {
@@ -56,6 +78,19 @@ try {
   console.log(
     `  after the last step (report, exit)               ${(total - Math.max(lastOf(/tagged/), lastOf(/published/))).toFixed(2)} s`,
   );
+  console.log(`  pushes of tags that reached origin               ${readFileSync(pushes, "utf8").split("\n").filter(Boolean).length}`);
+  if (COUNT_EXEC) {
+    // `PID execve("/usr/bin/git", ["git", "push", ...` → "git push"; failed lookups along PATH (= -1 ENOENT) not counted.
+    const runs = new Map<string, number>();
+    for (const line of readFileSync(trace, "utf8").split("\n")) {
+      const m = /execve\("[^"]*", \["([^"]*)"(?:, "([^"]*)")?/.exec(line);
+      if (!m || / = -1 /.test(line)) continue;
+      const what = `${path.basename(m[1]!)}${m[2] && !m[2].startsWith("-") && !m[2].includes("/") ? ` ${m[2]}` : ""}`;
+      runs.set(what, (runs.get(what) ?? 0) + 1);
+    }
+    console.log(`  programs executed (${[...runs.values()].reduce((a, b) => a + b, 0)} in all):`);
+    for (const [what, n] of [...runs].sort((a, b) => b[1] - a[1])) console.log(`    ${String(n).padStart(6)}  ${what}`);
+  }
 } finally {
   if (started) await stopTestbed();
 }

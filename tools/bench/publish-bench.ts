@@ -10,6 +10,8 @@ import { generateWorkspace } from "./workspace.ts";
 
 const SIZES = listArg("n", [200]);
 const CS_SIZES = new Set(listArg("changesets", SIZES));
+// --floor 50,200: the sizes that also get the floor (default: all); a scaling run to 3,000 can skip it.
+const FLOOR_SIZES = new Set(listArg("floor", SIZES));
 const RUNS = runsArg(3);
 const CONCURRENCY = 8; // flotilla's default --concurrency
 const CHANGESET = path.join(root, "node_modules/.bin/changeset");
@@ -112,16 +114,17 @@ try {
       flotilla: { first: [], noop: [] },
     };
     const floors: { putMs: number; packMs: number }[] = [];
-    const rss: number[] = [];
+    const rss = { first: [] as number[], noop: [] as number[] };
     const last: Record<Tool, string> = { changesets: "", flotilla: "" };
     for (let i = 0; i < RUNS; i++) {
       for (const tool of tools) {
         const dir = generate(tb, `${tool === "changesets" ? "cs" : "fl"}${Date.now().toString(36)}${i}`);
         times[tool].first.push(await run(tool, dir, tb));
-        if (tool === "flotilla") rss.push(lastRssKiB);
+        if (tool === "flotilla") rss.first.push(lastRssKiB);
         last[tool] = dir;
         console.error(`  N=${n} ${tool} first publish #${i + 1}: ${fmt(times[tool].first.at(-1)!)}`);
       }
+      if (!FLOOR_SIZES.has(n)) continue;
       const scope = `fo${Date.now().toString(36)}${i}`;
       floors.push(await floor(generate(tb, scope), scope, tb));
       console.error(`  N=${n} floor #${i + 1}: PUTs ${fmt(floors.at(-1)!.putMs)} (pack ${fmt(floors.at(-1)!.packMs)})`);
@@ -129,25 +132,35 @@ try {
     for (let i = 0; i < RUNS; i++) {
       for (const tool of tools) {
         times[tool].noop.push(await run(tool, last[tool], tb));
-        if (tool === "flotilla") rss.push(lastRssKiB);
+        if (tool === "flotilla") rss.noop.push(lastRssKiB);
         console.error(`  N=${n} ${tool} no-op rerun #${i + 1}: ${fmt(times[tool].noop.at(-1)!)}`);
       }
     }
     const fl = median(times.flotilla.first);
-    const put = median(floors.map((f) => f.putMs));
+    const put = floors.length ? median(floors.map((f) => f.putMs)) : NaN;
     const cs = tools.includes("changesets") ? median(times.changesets.first) : NaN;
     const csNoop = tools.includes("changesets") ? median(times.changesets.noop) : NaN;
     const flNoop = median(times.flotilla.noop);
     const r = (a: number, b: number) => (Number.isNaN(a) ? "—" : `${(a / b).toFixed(1)}×`);
+    const floorCell = Number.isNaN(put) ? "—" : `${fmt(put)} (pack ${fmt(median(floors.map((f) => f.packMs)))})`;
+    const mib = (k: number[]) => `${Math.round(Math.max(...k) / 1024)} MiB`;
     rows.push(
-      `| ${n} | ${Number.isNaN(cs) ? "—" : fmt(cs)} | ${fmt(fl)} | ${r(cs, fl)} | ${fmt(put)} (pack ${fmt(median(floors.map((f) => f.packMs)))}) | ${(fl / put).toFixed(2)}× | ${Number.isNaN(csNoop) ? "—" : fmt(csNoop)} | ${fmt(flNoop)} | ${r(csNoop, flNoop)} | ${Math.round(Math.max(...rss) / 1024)} MiB |`,
+      `| ${n} | ${Number.isNaN(cs) ? "—" : fmt(cs)} | ${fmt(fl)} | ${r(cs, fl)} | ${floorCell} | ${Number.isNaN(put) ? "—" : `${(fl / put).toFixed(2)}×`} | ${Number.isNaN(csNoop) ? "—" : fmt(csNoop)} | ${fmt(flNoop)} | ${r(csNoop, flNoop)} | ${mib(rss.first)} / ${mib(rss.noop)} |`,
     );
+    // Each size's row as soon as it is measured (a long invocation keeps what it finished), then the table.
+    console.error(`  row: ${rows.at(-1)} (load ${os.loadavg()[0]!.toFixed(1)})`);
   }
   console.log(
-    "| N | first: changesets | first: flotilla | ratio | floor: PUTs only | flotilla / floor | no-op: changesets | no-op: flotilla | ratio | flotilla peak RSS |",
+    "| N | first: changesets | first: flotilla | ratio | floor: PUTs only | flotilla / floor | no-op: changesets | no-op: flotilla | ratio | flotilla peak RSS (first / no-op) |",
   );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const row of rows) console.log(row);
+  console.log(
+    `\nload ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} at the end`,
+  );
 } finally {
   if (started) await stopTestbed();
 }
