@@ -85,11 +85,17 @@ export async function acquireReleaseLock(
   let waited = false;
   let refused = 0;
   let mine = "";
+  const pushedByUs = new Set<string>(); // a push that went through while its answer was lost is ours
   for (;;) {
     mine = await lockCommit();
+    pushedByUs.add(mine);
     const pushed = await push(mine, "");
     if (pushed.exitCode === 0) break;
     const current = await remoteRef(cwd, ref);
+    if (current && pushedByUs.has(current)) {
+      mine = current; // a push of ours went through, its answer did not
+      break;
+    }
     if (!current) {
       // No lock there, yet the push failed: released between our push and the read (try again),
       // or origin refuses the ref / cannot be reached — then stop instead of spinning.
@@ -111,6 +117,7 @@ export async function acquireReleaseLock(
         `taking over the release lock of a run that is gone (pid ${other.pid} on ${other.host}, since ${other.started}, last heartbeat ${other.heartbeat ?? "none"})`,
       );
       mine = await lockCommit();
+      pushedByUs.add(mine);
       if ((await push(mine, current)).exitCode === 0) break;
       continue;
     }
@@ -142,7 +149,10 @@ export async function acquireReleaseLock(
       return;
     }
     const now = await git(["ls-remote", "origin", ref]);
-    if (now.exitCode === 0 && (now.stdout.split(/\s/)[0] || undefined) !== mine) {
+    const value = now.stdout.split(/\s/)[0] || undefined;
+    if (now.exitCode === 0 && value === next)
+      mine = next; // the beat went through, its answer did not
+    else if (now.exitCode === 0 && value !== mine) {
       lost = true;
       clearInterval(timer);
       opts.log(
