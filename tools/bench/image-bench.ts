@@ -5,7 +5,10 @@
  * invocation, interleaved, on the testbed's Docker daemon and OCI registry. Prints medians and
  * the ratio naive / flotilla. Not a test: figures, not assertions.
  *
- *   node tools/bench/image-bench.ts [--apps 2,6] [--runs 3]
+ *   node tools/bench/image-bench.ts [--apps 2,6] [--runs 3] [--builds label=bin,…]
+ *
+ * `--builds` times other copies of the CLI beside the naive script (default: tsc's bin and the
+ * bundle, `pnpm --filter @flotilla/flotilla bundle`, which the GitHub Action runs).
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -17,7 +20,14 @@ import { listArg, median, REPO_ROOT, runsArg } from "./common.ts";
 
 const APPS = listArg("apps", [2, 6]);
 const RUNS = runsArg(3);
-const FLOTILLA = path.join(REPO_ROOT, "packages/flotilla/bin/flotilla.js");
+const buildsArg = process.argv.indexOf("--builds");
+const BUILDS: Record<string, string> =
+  buildsArg > 0
+    ? Object.fromEntries(process.argv[buildsArg + 1]!.split(",").map((b) => b.split("=") as [string, string]))
+    : {
+        "flotilla (tsc)": path.join(REPO_ROOT, "packages/flotilla/bin/flotilla.js"),
+        "flotilla (bundle)": path.join(REPO_ROOT, "packages/flotilla/bundle/flotilla.mjs"),
+      };
 
 /** K private apps with a Dockerfile each; `salt` makes every layer new (a cold cache). */
 function appsWorkspace(tb: Testbed, k: number, salt: string) {
@@ -45,9 +55,9 @@ async function naive(tb: Testbed, dir: string, k: number, owner: string, dockerC
   return performance.now() - t0;
 }
 
-async function flotilla(tb: Testbed, dir: string, owner: string): Promise<number> {
+async function flotilla(tb: Testbed, bin: string, dir: string, owner: string): Promise<number> {
   const t0 = performance.now();
-  const r = await execa(process.execPath, [FLOTILLA, "publish", "--skip-build", "--only", "images"], {
+  const r = await execa(process.execPath, [bin, "publish", "--skip-build", "--only", "images"], {
     cwd: dir,
     reject: false,
     env: { ...testbedEnv(tb), GITHUB_REPOSITORY: `${owner}/bench` },
@@ -71,23 +81,34 @@ try {
   console.log(`${RUNS} run(s) each, cold build cache, daemon CPUs ${info.stdout.trim()}, load ${os.loadavg()[0]!.toFixed(1)}\n`);
   const rows: string[] = [];
   for (const k of APPS) {
-    const t = { naive: [] as number[], flotilla: [] as number[] };
+    const t = new Map<string, number[]>([["naive", []], ...Object.keys(BUILDS).map((b) => [b, []] as [string, number[]])]);
     for (let i = 0; i < RUNS; i++) {
       const salt = `${Date.now().toString(36)}${i}`;
       const a = appsWorkspace(tb, k, `n${salt}`);
-      t.naive.push(await naive(tb, a.dir, k, `n${a.scope}`, dockerConfig));
-      const b = appsWorkspace(tb, k, `f${salt}`);
-      t.flotilla.push(await flotilla(tb, b.dir, `f${b.scope}`));
-      console.error(
-        `  ${k} apps #${i + 1}: naive ${(t.naive.at(-1)! / 1000).toFixed(2)} s, flotilla ${(t.flotilla.at(-1)! / 1000).toFixed(2)} s`,
-      );
+      t.get("naive")!.push(await naive(tb, a.dir, k, `n${a.scope}`, dockerConfig));
+      for (const [j, [name, bin]] of Object.entries(BUILDS).entries()) {
+        const b = appsWorkspace(tb, k, `f${j}${salt}`);
+        t.get(name)!.push(await flotilla(tb, bin, b.dir, `f${b.scope}`));
+      }
+      console.error(`  ${k} apps #${i + 1}: ${[...t].map(([name, xs]) => `${name} ${(xs.at(-1)! / 1000).toFixed(2)} s`).join(", ")}`);
     }
-    const n = median(t.naive);
-    const f = median(t.flotilla);
-    rows.push(`| ${k} | ${(n / 1000).toFixed(2)} s | ${(f / 1000).toFixed(2)} s | ${(n / f).toFixed(2)}× |`);
+    const n = median(t.get("naive")!);
+    const cells = Object.keys(BUILDS).map((b) => {
+      const f = median(t.get(b)!);
+      return `${(f / 1000).toFixed(2)} s | ${(n / f).toFixed(2)}×`;
+    });
+    rows.push(`| ${k} | ${(n / 1000).toFixed(2)} s | ${cells.join(" | ")} |`);
   }
-  console.log("| apps | naive script | flotilla | naive / flotilla |");
-  console.log("| --- | --- | --- | --- |");
+  console.log(
+    `| apps | naive script | ${Object.keys(BUILDS)
+      .map((b) => `${b} | naive / ${b}`)
+      .join(" | ")} |`,
+  );
+  console.log(
+    `| --- | --- | ${Object.keys(BUILDS)
+      .map(() => "--- | ---")
+      .join(" | ")} |`,
+  );
   for (const r of rows) console.log(r);
 } finally {
   if (started) await stopTestbed();
