@@ -12,8 +12,8 @@ import { createTag, GitPipe, pushTags } from "./git.ts";
  * - tag objects go through one long-lived `git hash-object -w --stdin-paths` and their refs
  *   through one long-lived `git update-ref --stdin` (a transaction per batch): two processes a
  *   run, not one per tag; the tag object is byte for byte what `git tag -a <t> -m <t>` writes;
- * - pushes wait PUSH_GATHER_MS after the first tag is ready, so a run pushes a handful of
- *   batches (one `git push --atomic` each) rather than one per tag.
+ * - pushes are batched: what becomes ready while a push runs goes in the next `git push
+ *   --atomic` (and a batch can wait PUSH_GATHER_MS for more; see there why that is 0).
  * Each tag is still asked for only when its own step runs, i.e. once its package's artifacts
  * exist (SPEC §5a.1): batching changes when a tag goes out, never before what. A batch that
  * fails is retried item by item with the porcelain (`git tag -a`, `git push`), so one bad tag
@@ -89,12 +89,14 @@ async function localTagCommits(cwd: string): Promise<Map<string, string>> {
 }
 
 /**
- * How long a push waits for more tags after the first is ready. A run's tags become ready about
- * as fast as its npm PUTs end (one every few ms to one a second): 500 ms turns N pushes into
- * about one per half second of publishing plus the push's own time, while the last tag of a run
- * waits at most that long.
+ * How long a push waits for more tags after the first is ready: none, for now. The runner holds
+ * one of its `--concurrency` slots for each tag step until its tag is on origin, so a window of
+ * W ms caps a run at about concurrency / W tags a second and starves the npm PUTs of slots (500 ms
+ * capped a quiet machine at ≈16 packages a second). Batches still form on their own: whatever
+ * becomes ready while a push runs goes out in the next one. Worth raising once tag steps wait
+ * for their push outside the runner's slots.
  */
-export const PUSH_GATHER_MS = 500;
+export const PUSH_GATHER_MS = 0;
 
 /** The tagger line as `git tag -a` would write it now (`git var` once a run; the time is taken per tag). */
 function taggerNow(ident: string): string {
