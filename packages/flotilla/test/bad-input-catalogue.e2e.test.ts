@@ -14,11 +14,10 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createBareRemote } from "../../../tools/src/testbed/git.ts";
 import { registerGithubRepo, type Testbed } from "../../../tools/src/testbed/index.ts";
-import { REPO_ROOT } from "./helpers/cli.ts";
 import { gitCommitAll, packageFiles, tempDir, writeTree } from "./helpers/fixtures.ts";
 import { runScanned, type Token } from "./helpers/secrets-scan.ts";
 import { snapshotServices } from "./helpers/services-snapshot.ts";
-import { envFor, exampleRepo, packument, testbed, uniqueScope } from "./helpers/testbed.ts";
+import { envFor, packument, testbed, uniqueScope, versionedExamples } from "./helpers/testbed.ts";
 
 interface Fixture {
   scope: string;
@@ -280,11 +279,7 @@ describe("secrets scan of a full release", () => {
   it("a successful publish of examples/ leaks no token: output, --json, GITHUB_OUTPUT, step summary, every file, every child's argv", async () => {
     const tb = testbed();
     const scope = uniqueScope();
-    const { dir, origin } = exampleRepo(scope);
-    execFileSync(path.join(REPO_ROOT, "node_modules/.bin/changeset"), ["version"], { cwd: dir });
-    execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
-    gitCommitAll(dir, "Version Packages");
-    execFileSync("git", ["push", "--quiet", "origin", "main"], { cwd: dir });
+    const { dir, origin } = versionedExamples(scope, { push: true });
     await registerGithubRepo(tb, scope, "repo", { remote: origin });
     const env = envFor(tb, { GITHUB_REPOSITORY: `${scope}/repo`, GITHUB_ACTIONS: "true", GITHUB_ACTOR: "x-access-token" });
     const run = await runScanned(["publish", "--json", "--verbose"], { cwd: dir, env, tokens: tokensOf(tb) });

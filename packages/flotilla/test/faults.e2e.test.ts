@@ -5,7 +5,6 @@
  * end state complete (read behind the proxies). A permanent fault → exit 1 naming the service and
  * the request; a rerun without it finishes. Few runs: each costs a full release.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,9 +13,8 @@ import { type FaultPlan, type FaultProxy, startFaultProxy } from "../../../tools
 import { githubState, registerGithubRepo } from "../../../tools/src/testbed/index.ts";
 import { buildImage, dockerClient, pushImage } from "../src/adapters/docker.ts";
 import { OciRegistry } from "../src/adapters/oci-registry.ts";
-import { REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
-import { gitCommitAll } from "./helpers/fixtures.ts";
-import { envFor, exampleRepo, packument, releasableWorkspace, remoteTagNames, testbed, uniqueScope } from "./helpers/testbed.ts";
+import { runFlotilla } from "./helpers/cli.ts";
+import { envFor, packument, releasableWorkspace, remoteTagNames, testbed, uniqueScope, versionedExamples } from "./helpers/testbed.ts";
 
 type Tb = ReturnType<typeof testbed>;
 const proxies: FaultProxy[] = [];
@@ -71,10 +69,7 @@ describe("faults on the wire", () => {
   it("10% 503s, resets and lost answers on the OCI registry, npm registry and GitHub: one run, exit 0, everything released", async () => {
     const tb = testbed();
     const scope = uniqueScope();
-    const { dir, origin } = exampleRepo(scope);
-    execFileSync(path.join(REPO_ROOT, "node_modules/.bin/changeset"), ["version"], { cwd: dir });
-    execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
-    gitCommitAll(dir, "Version Packages");
+    const { dir, origin } = versionedExamples(scope);
     const repo = `${scope}/examples`;
     await registerGithubRepo(tb, scope, "examples", { remote: origin });
     await seedBaseLayers(tb, [`${scope}/web`, `${scope}/api`]);

@@ -3,14 +3,14 @@
  * remotes. Assertions are on what the registry and origin hold afterwards and on what the
  * user was told.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { OciRegistry } from "../src/adapters/oci-registry.ts";
-import { FLOTILLA_BIN, REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
+import { FLOTILLA_BIN, runFlotilla } from "./helpers/cli.ts";
 import { gitCommitAll, tempDir, writeTree } from "./helpers/fixtures.ts";
 import {
   envFor,
@@ -22,6 +22,7 @@ import {
   testbed,
   uniqueScope,
   verdaccioRequests,
+  versionedExamples,
 } from "./helpers/testbed.ts";
 
 const chain = (s: string) => [
@@ -39,10 +40,7 @@ describe("flotilla publish", () => {
     const tb = testbed();
     // A unique scope, so reruns of the suite on one testbed do not collide.
     const scope = uniqueScope();
-    const { dir, origin } = exampleRepo(scope);
-    execFileSync(path.join(REPO_ROOT, "node_modules/.bin/changeset"), ["version"], { cwd: dir });
-    execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
-    gitCommitAll(dir, "Version Packages");
+    const { dir, origin } = versionedExamples(scope);
 
     const env = envFor(tb);
     const r = await runFlotilla(["publish", "--json"], { cwd: dir, env });

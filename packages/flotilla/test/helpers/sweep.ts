@@ -7,12 +7,10 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import path from "node:path";
 import { githubState, registerGithubRepo } from "../../../../tools/src/testbed/index.ts";
 import { OciRegistry } from "../../src/adapters/oci-registry.ts";
-import { FLOTILLA_BIN, REPO_ROOT, runFlotilla } from "./cli.ts";
-import { gitCommitAll } from "./fixtures.ts";
-import { envFor, exampleRepo, packument, testbed, uniqueScope, verdaccioRequests } from "./testbed.ts";
+import { FLOTILLA_BIN, runFlotilla } from "./cli.ts";
+import { envFor, packument, testbed, uniqueScope, verdaccioRequests, versionedExamples } from "./testbed.ts";
 
 export const PUBLIC = ["tokens", "core", "ui"];
 export const APPS = ["web", "api"];
@@ -21,11 +19,7 @@ export const APPS = ["web", "api"];
 export async function preparedExamples(tweak?: (dir: string) => void) {
   const tb = testbed();
   const scope = uniqueScope();
-  const { dir, origin } = exampleRepo(scope);
-  execFileSync(path.join(REPO_ROOT, "node_modules/.bin/changeset"), ["version"], { cwd: dir });
-  execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
-  tweak?.(dir);
-  gitCommitAll(dir, "Version Packages");
+  const { dir, origin } = versionedExamples(scope, { tweak });
   execFileSync("pnpm", ["-r", "--silent", "run", "build"], { cwd: dir, stdio: "ignore" });
   const repo = `repo-${scope}`;
   await retried(() => registerGithubRepo(tb, "acme", repo, { remote: origin }));

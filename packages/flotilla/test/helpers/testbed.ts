@@ -118,3 +118,21 @@ export function exampleRepo(scope: string): { dir: string; origin: string } {
   execFileSync("git", ["push", "-q", "origin", "main"], { cwd: dir });
   return { dir, origin };
 }
+
+/**
+ * examples/ as a release job checks it out: exampleRepo, then `changeset version` and a fresh
+ * install, committed as "Version Packages" (pushed to origin when asked). Every e2e test that
+ * releases examples/ starts here, so they release the same thing.
+ */
+export function versionedExamples(
+  scope: string,
+  opts: { tweak?: (dir: string) => void; push?: boolean } = {},
+): { dir: string; origin: string } {
+  const { dir, origin } = exampleRepo(scope);
+  execFileSync(path.join(REPO_ROOT, "node_modules/.bin/changeset"), ["version"], { cwd: dir });
+  execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
+  opts.tweak?.(dir);
+  gitCommitAll(dir, "Version Packages");
+  if (opts.push) execFileSync("git", ["push", "--quiet", "origin", "main"], { cwd: dir });
+  return { dir, origin };
+}
