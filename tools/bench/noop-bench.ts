@@ -1,8 +1,8 @@
 /**
  * Benchmark: the no-op `flotilla publish` (everything released, answered by origin's release
- * record) at N packages, as tsc builds the CLI (bin → dist/) and as the bundle, interleaved, with
- * the number of processes each run spawns (strace, when installed). Issue 12 item 3's goal is
- * ≤ 0.8 s at N = 1,000. The first publish that makes the record is not timed (publish-bench.ts
+ * record) at N packages, as tsc builds the CLI (bin → dist/) and as the bundle, interleaved:
+ * wall time, CPU time, and the processes each run spawns (strace, when installed). Issue 12
+ * item 3's goal is ≤ 0.8 s at N = 1,000. The first publish that makes the record is not timed (publish-bench.ts
  * times it); `--dir` reuses a workspace a previous run printed.
  *
  *   node tools/bench/noop-bench.ts [--n 1000] [--runs 5] [--dir /tmp/bench-…] [--builds label=bin,…]
@@ -37,23 +37,28 @@ const env = (tb: Testbed) => ({
 });
 const hasStrace = spawnSync("strace", ["-V"]).status === 0;
 
-/** One run: wall time, and the processes it started (execve calls after Node's own). */
-function run(bin: string, dir: string, tb: Testbed, trace: boolean): { ms: number; spawned?: number; out: string } {
+/**
+ * One run: wall time, CPU time (user + system, flotilla and the processes it waited for: on a
+ * loaded shared machine the steadier figure), and with `trace` the processes it started.
+ */
+function run(bin: string, dir: string, tb: Testbed, trace: boolean): { ms: number; cpuMs: number; spawned?: number; out: string } {
   const log = path.join(os.tmpdir(), `noop-bench-${process.pid}.strace`);
-  const cmd = trace ? "strace" : process.execPath;
-  const args = trace ? ["-f", "-qq", "-e", "trace=execve", "-o", log, process.execPath, bin, ...ARGS] : [bin, ...ARGS];
+  const node = [process.execPath, bin, ...ARGS];
+  const cmd = trace ? ["strace", "-f", "-qq", "-e", "trace=execve", "-o", log, ...node] : node;
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { cwd: dir, env: env(tb), encoding: "utf8" });
+  const r = spawnSync("/usr/bin/time", ["-f", "CPU %U %S", ...cmd], { cwd: dir, env: env(tb), encoding: "utf8" });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`flotilla no-op failed (exit ${r.status}):\n${r.stderr}`);
-  if (!trace) return { ms, out: r.stderr + r.stdout };
+  const [, user, sys] = /CPU ([\d.]+) ([\d.]+)/.exec(r.stderr) ?? [];
+  const out = { ms, cpuMs: (Number(user) + Number(sys)) * 1000, out: r.stderr.replace(/^CPU .*$/m, "") + r.stdout };
+  if (!trace) return out;
   // Successful execve lines, minus the traced Node itself.
   const spawned =
     readFileSync(log, "utf8")
       .split("\n")
       .filter((l) => /execve\(/.test(l) && / = 0$/.test(l)).length - 1;
   rmSync(log, { force: true });
-  return { ms, spawned, out: r.stderr + r.stdout };
+  return { ...out, spawned };
 }
 
 const stat = (xs: number[]) => {
@@ -71,13 +76,18 @@ try {
     if (first.exitCode !== 0) throw new Error(`first publish failed (exit ${first.exitCode}):\n${first.stderr}`);
   }
   console.log(`N = ${N}, ${RUNS} run(s) each after a warm-up, Node ${process.version}, load ${os.loadavg()[0]!.toFixed(1)}\n`);
-  const times = new Map<string, number[]>(Object.keys(BUILDS).map((b) => [b, []]));
+  const times = new Map<string, { ms: number[]; cpu: number[] }>(Object.keys(BUILDS).map((b) => [b, { ms: [], cpu: [] }]));
   for (const bin of Object.values(BUILDS)) console.error(run(bin, dir, tb, false).out.trim()); // warm-up; shows what a no-op says
-  for (let i = 0; i < RUNS; i++) for (const [name, bin] of Object.entries(BUILDS)) times.get(name)!.push(run(bin, dir, tb, false).ms);
+  for (let i = 0; i < RUNS; i++)
+    for (const [name, bin] of Object.entries(BUILDS)) {
+      const r = run(bin, dir, tb, false);
+      times.get(name)!.ms.push(r.ms);
+      times.get(name)!.cpu.push(r.cpuMs);
+    }
   const spawned = hasStrace ? Object.fromEntries(Object.entries(BUILDS).map(([n, bin]) => [n, run(bin, dir, tb, true).spawned])) : {};
-  console.log("| build | no-op: median / min | processes spawned |");
-  console.log("| --- | --- | --- |");
-  for (const [name, xs] of times) console.log(`| ${name} | ${stat(xs)} | ${spawned[name] ?? "— (no strace)"} |`);
+  console.log("| build | no-op wall: median / min | CPU (user + sys): median / min | processes spawned |");
+  console.log("| --- | --- | --- | --- |");
+  for (const [name, t] of times) console.log(`| ${name} | ${stat(t.ms)} | ${stat(t.cpu)} | ${spawned[name] ?? "— (no strace)"} |`);
   console.log(`\nload ${os.loadavg()[0]!.toFixed(1)} at the end`);
 } finally {
   if (started) await stopTestbed();

@@ -2,15 +2,15 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { graphSequencer } from "@pnpm/deps.graph-sequencer";
 import type Docker from "dockerode";
-import { execa } from "execa";
 import validateNpmName from "validate-npm-package-name";
-import { dirtyFiles, hasOrigin, headCommit } from "./adapters/git.ts";
+import { hasOrigin, headCommit } from "./adapters/git.ts";
 import type { GitHub, RepoRef } from "./adapters/github.ts";
 import type { NpmRegistry } from "./adapters/npm-registry.ts";
 import { type OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
+import { tools } from "./adapters/tools.ts";
 import { buildChecks } from "./build/preflight.ts";
 import type { Config } from "./config/load.ts";
-import type { Checkout } from "./context.ts";
+import { type Checkout, gitOutput } from "./context.ts";
 import type { Problem } from "./errors.ts";
 import { provenanceProblems } from "./npm/provenance.ts";
 import type { Stage } from "./plan/publish-plan.ts";
@@ -122,7 +122,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
         return;
       }
       if (input.allowDirty) return;
-      const dirty = await dirtyFiles(input.rootDir);
+      const dirty = ((await gitOutput(input.rootDir, tools.gitStatus())) ?? "").split("\n").filter(Boolean);
       if (dirty.length) {
         c.problems.push({
           code: "GIT_DIRTY",
@@ -401,6 +401,7 @@ export async function tagsOnOtherCommits(
   if (!head || suspects.length === 0) return [];
   // `git ls-remote` directly (not adapters/git's remoteTags): that one reads `--refs`, which does
   // not peel annotated tags to their commits.
+  const { execa } = await import("execa"); // rare: only when such a unit exists
   const r = await execa("git", ["ls-remote", "--tags", "origin", ...suspects.map((u) => `refs/tags/${u.gitTag!.tag}`)], {
     cwd: rootDir,
     reject: false,

@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { getPackages } from "@manypkg/get-packages";
-import { turboCheck } from "../adapters/turbo.ts";
 import type { Problem } from "../errors.ts";
 import type { PreflightCheck, PreflightInput } from "../preflight.ts";
 import { usesTurbo } from "./plan.ts";
@@ -40,6 +39,7 @@ export function buildChecks(
       run: async () => {
         const problems = [...(await packageManagerProblems(input.rootDir)), ...(await duplicateNameProblems(input.rootDir))];
         if (problems.length > 0) return { name: "turbo accepts the tasks", ok: true, problems: [], warnings: [] };
+        const { turboCheck } = await import("../adapters/turbo.ts"); // execa: loaded only when turbo is asked
         const r = await turboCheck(input.rootDir, tasks);
         const refused = r.ok ? [] : [turboRefusal(r.message, tasks)];
         return { name: "turbo accepts the tasks", ok: r.ok, problems: refused, warnings: [] };

@@ -304,8 +304,12 @@ function recordable(ctx: ReleaseContext): boolean {
   return ctx.stages.has("git") && ctx.config.git.push && ctx.checkout.origin !== undefined;
 }
 
-/** The plan's inputs other than the registries' state (read once here: the planner stays pure). */
-async function planInputs(ctx: ReleaseContext, sha: string | undefined) {
+/**
+ * The plan's inputs other than the registries' state (read once here: the planner stays pure).
+ * `notes` false: without the CHANGELOGs (one file per package), for plans that create no
+ * release — the record's coverage and a plan answered by the record do not depend on them.
+ */
+async function planInputs(ctx: ReleaseContext, sha: string | undefined, notes = true) {
   return {
     workspace: ctx.workspace,
     config: ctx.config,
@@ -314,7 +318,7 @@ async function planInputs(ctx: ReleaseContext, sha: string | undefined) {
     only: ctx.only,
     imageNames: ctx.imageNames,
     sha,
-    ...(await releaseInputs(ctx)),
+    ...(await releaseInputs(ctx, notes)),
   };
 }
 
@@ -330,7 +334,7 @@ async function certify(ctx: ReleaseContext, plan: PublishPlan, outcomes: Map<str
     if (d && (s.kind === "image-build-push" || s.kind === "image-index" || s.kind === "image-promote")) digests.set(s.payload.image, d);
   }
   try {
-    await writeRecord(ctx.rootDir, recordOf(await planInputs(ctx, plan.commit), plan, digests));
+    await writeRecord(ctx.rootDir, recordOf(await planInputs(ctx, plan.commit, false), plan, digests));
   } catch (err) {
     opts.log.warn(`the release record was not written (the next run reads every registry): ${(err as Error).message}`);
   }
@@ -343,7 +347,7 @@ async function certify(ctx: ReleaseContext, plan: PublishPlan, outcomes: Map<str
 async function planFromRecord(ctx: ReleaseContext, verify = false): Promise<PublishPlan | undefined> {
   const sha = ctx.checkout.head;
   if (verify || !sha || !recordable(ctx)) return undefined;
-  const inputs = await planInputs(ctx, sha);
+  const inputs = await planInputs(ctx, sha, false);
   const rec = await readRecord(ctx.rootDir, sha, coverageOf(inputs));
   if (!rec) return undefined;
   const plan = recordedPlan(inputs, rec); // reports the record's dist-tags and image tags
@@ -495,10 +499,10 @@ async function finish(
 }
 
 /** Inputs of the plan that come from files, read once here (the planner stays pure). */
-async function releaseInputs(ctx: ReleaseContext) {
+async function releaseInputs(ctx: ReleaseContext, notes: boolean) {
   const changelogs = new Map<string, string>();
   await Promise.all(
-    ctx.workspace.packages.map(async (p) =>
+    (notes ? ctx.workspace.packages : []).map(async (p) =>
       changelogs.set(p.name, await readFile(path.join(p.dir, "CHANGELOG.md"), "utf8").catch(() => "")),
     ),
   );
