@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type FaultPlan, type FaultProxy, startFaultProxy } from "../../../tools/src/testbed/fault-proxy.ts";
 import { githubState, registerGithubRepo } from "../../../tools/src/testbed/index.ts";
 import { buildImage, dockerClient, pushImage } from "../src/adapters/docker.ts";
+import { NpmRegistry } from "../src/adapters/npm-registry.ts";
 import { OciRegistry } from "../src/adapters/oci-registry.ts";
 import { runFlotilla } from "./helpers/cli.ts";
 import { envFor, packument, releasableWorkspace, remoteTagNames, testbed, uniqueScope, versionedExamples } from "./helpers/testbed.ts";
@@ -238,4 +239,19 @@ describe("faults on the wire", () => {
     expect(retries).toHaveLength(2);
     expect(Date.now() - started).toBeLessThan(90_000);
   }, 150_000);
+
+  // Found by tools/faults/fault-table.ts (oci:down): preflight's registry check gave up after
+  // ~2–4 s of tries, so a registry down for its first 5 s refused the release with exit 2.
+  it("preflight reads wait out a registry down for its first 5 s (OCI check, npm whoami)", async () => {
+    const tb = testbed();
+    const oci = await startFaultProxy(tb.registry.url, { downMs: 5000 });
+    const npm = await startFaultProxy(tb.npm.url, { downMs: 5000 });
+    proxies.push(oci, npm);
+    const reg = new OciRegistry({ host: oci.host, username: tb.registry.username, password: tb.registry.password });
+    const [checked, whoami] = await Promise.all([reg.check(), new NpmRegistry({ url: npm.url, token: tb.npm.token }).whoami()]);
+    expect(checked).toEqual({ ok: true });
+    expect(whoami.ok, JSON.stringify(whoami)).toBe(true);
+    expect(oci.counts().down).toBeGreaterThan(0);
+    expect(npm.counts().down).toBeGreaterThan(0);
+  }, 60_000);
 });

@@ -11,7 +11,7 @@ const npmFetch = async (url: string, opts: Record<string, unknown>) => {
   return mod.default(url, opts);
 };
 
-import { isTransient, withRetry } from "./retry.ts";
+import { isTransient, PATIENT, withRetry } from "./retry.ts";
 
 export interface Packument {
   versions: Set<string>;
@@ -81,13 +81,14 @@ export class NpmRegistry {
   /** One authenticated request: is the registry reachable, and is the token accepted? */
   async whoami(): Promise<{ ok: true; username: string } | { ok: false; status?: number; reason: string }> {
     try {
-      // 5xx/429 answers are retried like resets (the retry policy only sees thrown errors).
+      // 5xx/429 answers are retried like resets (the retry policy only sees thrown errors);
+      // patiently (PATIENT): a registry down for its first seconds is not a refusal.
       const res = await withRetry(async () => {
         const r = await fetch(`${this.url}/-/whoami`, { headers: this.headers("application/json"), signal: AbortSignal.timeout(15_000) });
         if (r.status < 500 && r.status !== 429) return r;
         await r.body?.cancel();
         throw new HttpError(`GET ${this.url}/-/whoami answered HTTP ${r.status}`, r.status);
-      });
+      }, PATIENT);
       if (res.ok) {
         // Some registries (Verdaccio) answer 200 `{}` to an unknown token; npm treats a missing
         // username as "not logged in", and so does flotilla.

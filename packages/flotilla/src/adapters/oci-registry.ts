@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { HttpError } from "./http-error.ts";
-import { isTransient, withRetry } from "./retry.ts";
+import { isTransient, PATIENT, withRetry } from "./retry.ts";
 
 /** Every manifest type flotilla handles; always sent, else old registries answer schema1 (REGISTRIES D2). */
 const MANIFEST_ACCEPT = [
@@ -111,7 +111,11 @@ export class OciRegistry {
   /** Are the credentials accepted? (GET /v2/ with auth.) */
   async check(): Promise<{ ok: true } | { ok: false; reason: string }> {
     try {
-      const res = await this.request("/v2/");
+      // Patient (PATIENT): preflight asks first, and a registry down for its first seconds is not a refusal.
+      const res = await withRetry(() => this.request("/v2/", { once: true }), {
+        ...PATIENT,
+        shouldRetry: (e) => isTransient(e) || (e as { transient?: boolean }).transient === true,
+      });
       await res.body?.cancel();
       if (res.ok) return { ok: true };
       return { ok: false, reason: res.status === 401 || res.status === 403 ? "credentials refused" : `HTTP ${res.status}` };

@@ -23,6 +23,13 @@ export function isTransient(err: unknown): boolean {
   );
 }
 
+/**
+ * For preflight reads: a service down for its first seconds (a restart, a deploy) is waited out
+ * — about 15–23 s of tries — instead of refusing the release with exit 2. A step's own requests
+ * keep the shorter default: by then the service has answered once.
+ */
+export const PATIENT = { retries: 5, baseMs: 500, maxMs: 8000 } as const;
+
 export interface RetryOptions<T> {
   /** Extra attempts after the first (default 3). */
   retries?: number;
