@@ -38,7 +38,7 @@ const lockHolder = (origin: string, head: string) =>
   };
 
 /** Leaves a lock on origin as a run on another runner would, last beating `ago` ms ago. */
-function leaveLock(dir: string, head: string, holder: object): void {
+function leaveLock(dir: string, head: string, holder: object, force = false): void {
   const c = execFileSync(
     "git",
     ["-c", "user.name=x", "-c", "user.email=x@x", "commit-tree", `${head}^{tree}`, "-p", head, "-m", JSON.stringify(holder)],
@@ -46,7 +46,7 @@ function leaveLock(dir: string, head: string, holder: object): void {
   )
     .toString()
     .trim();
-  execFileSync("git", ["push", "--quiet", "origin", `${c}:refs/flotilla/lock/${head}`], { cwd: dir });
+  execFileSync("git", ["push", "--quiet", ...(force ? ["--force"] : []), "origin", `${c}:refs/flotilla/lock/${head}`], { cwd: dir });
 }
 
 const rejection = (p: Promise<unknown>) =>
@@ -77,21 +77,21 @@ describe("the release lock's heartbeat", () => {
   it("a live holder on another runner beats: its lock is waited for, even long after its heartbeat would have gone stale", async () => {
     const { dir, origin, head } = repoWithOrigin();
     const other = cloneOf(origin);
-    // The holder beats every second: stale after 4 s without a beat.
+    // The holder beats every 2.5 s: stale after 10 s without a beat (a beat is two git processes: slow on a loaded machine).
     const holder = await acquireReleaseLock(other, head, {
       waitMs: 5_000,
       staleMs: 6 * 3600_000,
-      heartbeatMs: 1_000,
+      heartbeatMs: 2_500,
       host: "runner-a",
       log: () => {},
     });
     const first = lockValue(origin, head);
-    await new Promise((r) => setTimeout(r, 2_500));
+    await new Promise((r) => setTimeout(r, 4_000));
     expect(lockValue(origin, head)).not.toBe(first); // it beat
-    expect(Date.now() - Date.parse(lockHolder(origin, head).heartbeat)).toBeLessThan(4_000);
+    expect(Date.now() - Date.parse(lockHolder(origin, head).heartbeat)).toBeLessThan(10_000);
     const log: string[] = [];
     const err = await rejection(
-      acquireReleaseLock(dir, head, { waitMs: 6_000, staleMs: 6 * 3600_000, pollMs: 200, log: (m) => log.push(m) }),
+      acquireReleaseLock(dir, head, { waitMs: 12_000, staleMs: 6 * 3600_000, pollMs: 200, log: (m) => log.push(m) }),
     );
     expect(err?.code).toBe("RELEASE_LOCKED");
     expect(err?.message).toMatch(/another flotilla run is releasing commit [0-9a-f]{7} \(pid \d+ on runner-a/);
@@ -100,6 +100,26 @@ describe("the release lock's heartbeat", () => {
     // The holder's own release still works after many beats (its lease follows its last value).
     await holder.release();
     expect(lockValue(origin, head)).toBe("");
+  });
+
+  it("a holder whose lock was taken over stops beating, says so, and its release leaves the new holder's lock alone", async () => {
+    const { dir, origin, head } = repoWithOrigin();
+    const log: string[] = [];
+    const late = await acquireReleaseLock(dir, head, {
+      waitMs: 5_000,
+      staleMs: 6 * 3600_000,
+      heartbeatMs: 500,
+      log: (m) => log.push(m),
+    });
+    // Another runner took it over (as a waiter does once the beats stopped): the lock is not ours any more.
+    const now = new Date().toISOString();
+    leaveLock(dir, head, { host: "runner-new", pid: 1, started: now, heartbeat: now, every: 30 }, true);
+    const theirs = lockValue(origin, head);
+    for (let i = 0; i < 40 && !log.some((m) => /taken over/.test(m)); i++) await new Promise((r) => setTimeout(r, 250));
+    expect(log.join("\n")).toMatch(/the release lock refs\/flotilla\/lock\/[0-9a-f]+ was taken over by another run/);
+    expect(lockValue(origin, head)).toBe(theirs); // no beat overwrote it
+    await late.release();
+    expect(lockValue(origin, head)).toBe(theirs);
   });
 
   it("two waiters on one stale lock: exactly one takes it (the take-over is a lease on the stale value)", async () => {
