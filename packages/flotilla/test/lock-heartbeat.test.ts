@@ -4,8 +4,9 @@
  * for, however long it runs; two waiters never both take a stale lock.
  */
 import { execFileSync } from "node:child_process";
+import os from "node:os";
 import { describe, expect, it } from "vitest";
-import { acquireReleaseLock } from "../src/adapters/git-lock.ts";
+import { acquireReleaseLock, processStart } from "../src/adapters/git-lock.ts";
 import { gitCommitAll, tempDir, writeTree } from "./helpers/fixtures.ts";
 
 function repoWithOrigin(): { dir: string; origin: string; head: string } {
@@ -72,6 +73,37 @@ describe("the release lock's heartbeat", () => {
     expect(Date.now() - Date.parse(holder.heartbeat)).toBeLessThan(10_000);
     await lock.release();
     expect(lockValue(origin, head)).toBe("");
+  });
+
+  it("a killed holder on this host whose pid was reused by another process is taken over at once (its heartbeat still fresh)", async () => {
+    const { dir, origin, head } = repoWithOrigin();
+    const now = new Date().toISOString();
+    // The pid is alive (this test's own process) but started at another time than the holder did:
+    // the holder was SIGKILLed and its pid reused. Its last beat is fresh, so only the start time tells.
+    expect(processStart(process.pid)).toMatch(/^\d+$/);
+    leaveLock(dir, head, { host: os.hostname(), pid: process.pid, pidStart: "1", started: now, heartbeat: now, every: 30 });
+    const log: string[] = [];
+    const started = Date.now();
+    const lock = await acquireReleaseLock(dir, head, { waitMs: 20_000, staleMs: 6 * 3600_000, pollMs: 100, log: (m) => log.push(m) });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(log.join("\n")).toMatch(new RegExp(`taking over the release lock of a run that is gone \\(pid ${process.pid} on `));
+    await lock.release();
+    expect(lockValue(origin, head)).toBe("");
+  });
+
+  it("a holder on this host whose process is alive (same pid, same start) and beats is waited for", async () => {
+    const { dir, head } = repoWithOrigin();
+    const now = new Date().toISOString();
+    leaveLock(dir, head, {
+      host: os.hostname(),
+      pid: process.pid,
+      pidStart: processStart(process.pid),
+      started: now,
+      heartbeat: now,
+      every: 30,
+    });
+    const err = await rejection(acquireReleaseLock(dir, head, { waitMs: 1500, staleMs: 6 * 3600_000, pollMs: 100, log: () => {} }));
+    expect(err?.code).toBe("RELEASE_LOCKED");
   });
 
   it("a live holder on another runner beats: its lock is waited for, even long after its heartbeat would have gone stale", async () => {

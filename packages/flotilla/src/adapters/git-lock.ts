@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import { execa } from "execa";
 
@@ -10,6 +11,8 @@ export interface LockHolder {
   heartbeat?: string;
   /** Seconds between the holder's heartbeats. */
   every?: number;
+  /** When the holder's process started (Linux: /proc/<pid>/stat's starttime): tells a reused pid from the holder. */
+  pidStart?: string;
 }
 
 export interface ReleaseLock {
@@ -30,7 +33,7 @@ const MISSED_BEATS = 4;
  * (a new commit whose message has the time, with a lease on its previous value), so a holder that
  * was cancelled on another runner is known gone after a few missed beats, on any host. A gone
  * holder's lock (no heartbeat for MISSED_BEATS intervals; a process of this host that no longer
- * exists; a lock without heartbeat older than `staleMs`) is taken over with a lease on its exact
+ * exists, or whose pid now names a process started at another time; a lock without heartbeat older than `staleMs`) is taken over with a lease on its exact
  * value: of two waiters, one wins. Hand-written: no library does locking through a git remote.
  */
 export async function acquireReleaseLock(
@@ -60,6 +63,7 @@ export async function acquireReleaseLock(
       started,
       heartbeat: new Date().toISOString(),
       every: every / 1000,
+      pidStart: processStart(process.pid),
     };
     const made = await execa(
       "git",
@@ -205,8 +209,22 @@ function isStale(h: LockHolder, staleMs: number, host = os.hostname()): boolean 
   if (h.host !== host) return false;
   try {
     process.kill(h.pid, 0);
-    return false;
   } catch (err) {
     return (err as { code?: string }).code === "ESRCH";
+  }
+  // The pid exists, but pids are reused (Linux's default pid_max is 32,768: a busy CI machine
+  // wraps it in minutes): the holder is gone when that pid's process started at another time.
+  const now = h.pidStart ? processStart(h.pid) : undefined;
+  return now !== undefined && now !== h.pidStart;
+}
+
+/** A process's start time in clock ticks after boot (field 22 of /proc/<pid>/stat), or undefined off Linux. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }
