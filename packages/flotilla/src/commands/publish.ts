@@ -83,6 +83,8 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   }
   const lock = await lockRelease(ctx, plan, opts);
   if (lock) opts.events?.({ event: "lock", commit: plan.commit, waited: lock.waited });
+  let outcomes: Map<string, StepOutcome>;
+  let out: PublishOutcome;
   try {
     if (lock) {
       // What is left is read again under the lock: another run of this commit may have released
@@ -97,13 +99,16 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
       }
     }
     await build(ctx, plan, opts);
-    const outcomes = await execute(ctx, plan, opts);
-    const out = await finish(ctx, plan, outcomes, started, true);
-    if (out.exitCode === 0) await certify(ctx, plan, outcomes, opts); // last: everything else is done
-    return out;
+    outcomes = await execute(ctx, plan, opts);
+    out = await finish(ctx, plan, outcomes, started, true);
   } finally {
     await lock?.release();
   }
+  // The record last, after the lock is gone: a run killed between the two leaves neither, and its
+  // rerun reads every registry, finds nothing to do and writes the record. (Written before the
+  // release, a kill between them left a lock that no rerun ever took: the record answered first.)
+  if (out.exitCode === 0) await certify(ctx, plan, outcomes, opts);
+  return out;
 }
 
 /**
