@@ -59,8 +59,8 @@ interface Cell {
   what: string;
   permanent?: boolean;
   plan: (p: Prepared) => FaultPlan;
-  /** For a permanent fault: what the failing run's output must name (service, method, path). */
-  names?: (p: Prepared) => RegExp[];
+  /** For a permanent fault: what the failing run's output must name (the service by name or by the address the user gave, method, path). */
+  names?: (p: Prepared, proxy: { url: string; host: string }) => RegExp[];
 }
 
 const CELLS: Cell[] = [
@@ -101,7 +101,7 @@ const CELLS: Cell[] = [
     permanent: true,
     what: "every publish PUT of core answered 500",
     plan: (p) => ({ permanent: [{ method: "PUT", path: `^/@${p.scope}%2[fF]core$`, status: 500 }] }),
-    names: () => [/npm|registry/i, /PUT/, /core/],
+    names: (p, proxy) => [new RegExp(`npm|${escape(proxy.url)}`), new RegExp(`PUT ${escape(proxy.url)}/@${p.scope}%2fcore`)],
   },
   {
     service: "oci",
@@ -109,7 +109,7 @@ const CELLS: Cell[] = [
     permanent: true,
     what: "every manifest PUT of tag latest answered 500",
     plan: () => ({ permanent: [{ method: "PUT", path: "/manifests/latest$", status: 500 }] }),
-    names: () => [/registry/i, /PUT/, /manifests\/latest/],
+    names: (p, proxy) => [new RegExp(`registry|${escape(proxy.host)}`), new RegExp(`PUT .*${p.scope}/(web|api)/manifests/latest`)],
   },
   {
     service: "github",
@@ -117,7 +117,7 @@ const CELLS: Cell[] = [
     permanent: true,
     what: "every release POST answered 500",
     plan: () => ({ permanent: [{ method: "POST", path: "/releases$", status: 500 }] }),
-    names: (p) => [/GitHub/, /POST/, new RegExp(`/repos/acme/${p.repo}/releases`)],
+    names: (p) => [/GitHub/, new RegExp(`POST /repos/acme/${p.repo}/releases`)],
   },
 ];
 
@@ -144,6 +144,7 @@ interface CellResult {
   why: string[];
 }
 
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const key = (c: Cell) => `${c.service}:${c.mode}`;
 
 function cleanup(p: Prepared) {
@@ -210,7 +211,7 @@ async function runCell(c: Cell, want: EndState): Promise<CellResult> {
       .filter((l) => /error|fail|HTTP 5\d\d/i.test(l))
       .slice(0, 4)
       .join("\n");
-    named = (c.names?.(p) ?? []).every((re) => re.test(message ?? ""));
+    named = (c.names?.(p, proxy) ?? []).every((re) => re.test(message ?? ""));
     if (first.exitCode !== 1) why.push(`the faulty run exited ${first.exitCode}, not 1`);
     if (!named) why.push("the error does not name the service and the request");
     if (exitCodes.length !== 2) why.push(`${exitCodes.length - 1} reruns, not 1`);

@@ -62,7 +62,7 @@ export class OciRegistry {
       }
       if (res.status >= 500 || res.status === 429) {
         await res.body?.cancel();
-        throw new HttpError(`${init.method ?? "GET"} ${this.host}${path}: HTTP ${res.status}`, res.status);
+        throw new HttpError(`OCI registry ${this.host}: ${init.method ?? "GET"} ${path}: HTTP ${res.status}`, res.status);
       }
       return res;
     };
