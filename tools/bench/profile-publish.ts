@@ -8,7 +8,7 @@
  * refs/tags, one per `git push --atomic`), and with --count-exec every program flotilla's
  * process tree executed (strace, execve only, seccomp-filtered so the run is barely slowed).
  *
- *   node tools/bench/profile-publish.ts [--n 200] [--cpu-prof DIR] [--count-exec] [--all]
+ *   node tools/bench/profile-publish.ts [--n 200] [--cpu-prof DIR] [--count-exec] [--all] [-- FLOTILLA ARGS]
  */
 
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -41,6 +41,8 @@ try {
     "npm",
     "--only",
     "git",
+    // After `--`: more of flotilla's options (e.g. `-- --concurrency 32`).
+    ...(process.argv.includes("--") ? process.argv.slice(process.argv.indexOf("--") + 1) : []),
   ];
   const [cmd, ...args] = COUNT_EXEC ? ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=execve", "-o", trace, ...flotilla] : flotilla;
   const t0 = performance.now();
