@@ -186,7 +186,7 @@ describe("planPublish (pure)", () => {
 const fake = (run: StepHandlers["run"]): StepHandlers => ({ describe: (s) => `do ${s.id}`, run });
 
 describe("runSteps", () => {
-  const step = (id: string, deps: string[] = [], extra: { after?: string[]; pkg?: string; kind?: "image-promote" } = {}): Step =>
+  const step = (id: string, deps: string[] = [], extra: { after?: string[]; pkg?: string; kind?: Step["kind"] } = {}): Step =>
     ({
       id,
       kind: extra.kind ?? "npm-publish",
@@ -270,6 +270,44 @@ describe("runSteps", () => {
       { concurrency: 3 },
     );
     expect(peak).toBe(3);
+  });
+
+  it("slots are per service: tag steps waiting for their push never hold the slots npm uploads need; --concurrency 1 runs every step alone", async () => {
+    const tags = Array.from({ length: 4 }, (_, i) => step(`git-tag:t${i}`, [], { kind: "git-tag" }));
+    const npm = Array.from({ length: 4 }, (_, i) => step(`npm-publish:n${i}`));
+    const releases = Array.from({ length: 2 }, (_, i) => step(`github-release:r${i}`, [], { kind: "github-release" }));
+    let pushed!: () => void;
+    const push = new Promise<void>((r) => {
+      pushed = r;
+    });
+    const others: string[] = [];
+    const out = runSteps(
+      [...tags, ...npm, ...releases],
+      fake(async (s) => {
+        if (s.kind === "git-tag")
+          await push; // every tag waits for one slow push
+        else others.push(s.id);
+        if (others.length === npm.length + releases.length) pushed();
+        return { status: "done" };
+      }),
+      { concurrency: 2 },
+    );
+    // With one pool of 2 slots the tags would hold both and nothing else could run: a deadlock here.
+    expect([...(await out).values()].every((o) => o.status === "done")).toBe(true);
+
+    let now = 0;
+    let peak = 0;
+    await runSteps(
+      [...tags, ...npm, ...releases],
+      fake(async () => {
+        peak = Math.max(peak, ++now);
+        await new Promise((r) => setTimeout(r, 2));
+        now--;
+        return { status: "done" };
+      }),
+      { concurrency: 1 },
+    );
+    expect(peak).toBe(1);
   });
 });
 

@@ -99,7 +99,7 @@ export async function main(argv: string[], rawIO: CliIO = defaultIO): Promise<nu
 
   const release = (cmd: Command) =>
     common(cmd)
-      .option("--concurrency <n>", "steps run at once (default 8)", (v) => {
+      .option("--concurrency <n>", "steps run at once per service (default 8; 1: one step at a time)", (v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("--concurrency takes a whole number ≥ 1");
         return n;

@@ -30,10 +30,21 @@ export interface StepHandlers {
   run(step: Step, deps: ReadonlyMap<string, StepOutcome>): Promise<Omit<StepOutcome, "durationMs">>;
 }
 
+/** The service a step's requests go to: steps of different services do not wait for each other's slots. */
+const SERVICE: Record<Step["kind"], string> = {
+  "npm-publish": "npm",
+  "npm-dist-tag": "npm",
+  "image-build-push": "images",
+  "image-index": "images",
+  "image-promote": "images",
+  "git-tag": "git",
+  "github-release": "github",
+};
+
 const ok = (o: StepOutcome | undefined) => o?.status === "done" || o?.status === "noop";
 
 /**
- * Runs a plan's steps with bounded concurrency, or — in describe mode — reports each as
+ * Runs a plan's steps with bounded concurrency per service, or — in describe mode — reports each as
  * `planned` with the handler's own description (the dry run cannot drift from the run).
  * A step starts once its `deps` and `after` have ended; it runs only when every dep ended done
  * or noop, else it is skipped with the reason. A thrown error fails that step only.
@@ -49,7 +60,21 @@ export async function runSteps(
     onSettled?: (step: Step, outcome: StepOutcome) => void;
   },
 ): Promise<Map<string, StepOutcome>> {
-  const limit = pLimit(Math.max(1, opts.concurrency));
+  // One pool of slots per service, so a step waiting on one service never holds a slot another
+  // service's steps need (tag steps waiting for their batched push used to fill the slots while
+  // no npm upload ran). Git tags take no slot: the tag adapter batches them and pushes one batch
+  // at a time itself. `--concurrency 1` keeps one pool: every step alone, in order.
+  const serial = opts.concurrency <= 1;
+  const pools = new Map<string, ReturnType<typeof pLimit>>();
+  const limitFor = (step: Step) => {
+    const service = serial ? "all" : SERVICE[step.kind];
+    let pool = pools.get(service);
+    if (!pool) {
+      pool = pLimit(service === "git" ? Number.POSITIVE_INFINITY : Math.max(1, opts.concurrency));
+      pools.set(service, pool);
+    }
+    return pool;
+  };
   const byId = new Map(steps.map((s) => [s.id, s]));
   const outcomes = new Map<string, StepOutcome>();
   const running = new Map<string, Promise<StepOutcome>>();
@@ -82,7 +107,7 @@ export async function runSteps(
       } else {
         // Settled inside the slot: a step's end is reported before the next step starts (the
         // events of --log-format json come in the order things happened).
-        return limit(async () => {
+        return limitFor(step)(async () => {
           const started = Date.now();
           opts.onStart?.(step);
           let o: StepOutcome;
