@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { pushTags } from "../src/adapters/git.ts";
-import { coalesce, gitTags } from "../src/adapters/git-tags.ts";
+import { coalesce, FALLBACK_CONCURRENCY, gitTags } from "../src/adapters/git-tags.ts";
 import { gitCommitAll, tempDir, writeTree } from "./helpers/fixtures.ts";
 
 function repoWithOrigin() {
@@ -103,6 +103,27 @@ describe("git tags, batched", () => {
     }
     expect(await Promise.all(["a@1.0.0", "nope@1.0.0"].map((t) => tags.commitOf(t)))).toEqual([head, undefined]);
     await expect(tags.create("a@1.0.0", head)).rejects.toThrow(/a@1\.0\.0/);
+  });
+
+  it("a failed batch is retried item by item a few at a time, not all at once (tag steps take no runner slot: a batch can hold every tag of the release)", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const run = coalesce(
+      async (items: number[]) => {
+        if (items.length > 1) throw new Error("refused whole");
+        return items;
+      },
+      async (i: number) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return i;
+      },
+    );
+    const all = Array.from({ length: 200 }, (_, i) => run(i)); // the first goes alone, 199 queue as one batch
+    expect(await Promise.all(all)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(FALLBACK_CONCURRENCY);
   });
 
   it("tags asked for while a push runs go out together in the next push; each caller learns its own tag is on origin", async () => {

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import pLimit from "p-limit";
 import { createTag, GitPipe, pushTags } from "./git.ts";
 
 /**
@@ -29,6 +30,13 @@ export interface GitTags {
 }
 
 /**
+ * How many items of a failed batch are retried at once (`git tag -a` / `git push` each). Tag
+ * steps take no runner slot, so a batch can hold every tag of a release (a rerun, `--only git`
+ * after a matrix): all at once, that was a process and a connection to origin per tag.
+ */
+export const FALLBACK_CONCURRENCY = 8;
+
+/**
  * Items asked for while a batch runs are handled together in the next call of `run`; with
  * `gatherMs`, a batch also waits until its oldest item has waited that long.
  */
@@ -46,11 +54,12 @@ export function coalesce<I, O>(run: (items: I[]) => Promise<O[]>, one: (item: I)
         const out = await run(batch.map((b) => b.item));
         for (const [i, b] of batch.entries()) b.resolve(out[i]!);
       } catch (err) {
+        const limit = pLimit(FALLBACK_CONCURRENCY);
         if (batch.length === 1) batch[0]!.reject(err);
         else
           await Promise.all(
             batch.map((b) =>
-              one(b.item).then(
+              limit(() => one(b.item)).then(
                 (o) => b.resolve(o),
                 (e) => b.reject(e),
               ),
