@@ -91,6 +91,28 @@ describe("the release lock's heartbeat", () => {
     expect(lockValue(origin, head)).toBe("");
   });
 
+  it("a beating holder with this host's name but another pid namespace (a container sharing the host name) is waited for, whatever its pid names here", async () => {
+    const { dir, head } = repoWithOrigin();
+    const now = new Date().toISOString();
+    // Its pid is alive here (this test's own process) with another start time: in the holder's own
+    // pid namespace that says nothing about the holder, which beats.
+    leaveLock(dir, head, {
+      host: os.hostname(),
+      pid: process.pid,
+      pidStart: "1",
+      pidSpace: "00000000-0000-0000-0000-000000000000 pid:[1]",
+      started: now,
+      heartbeat: now,
+      every: 30,
+    });
+    const log: string[] = [];
+    const err = await rejection(
+      acquireReleaseLock(dir, head, { waitMs: 1500, staleMs: 6 * 3600_000, pollMs: 100, log: (m) => log.push(m) }),
+    );
+    expect(log.join("\n")).not.toMatch(/taking over/);
+    expect(err?.code).toBe("RELEASE_LOCKED");
+  });
+
   it("a holder on this host whose process is alive (same pid, same start) and beats is waited for", async () => {
     const { dir, head } = repoWithOrigin();
     const now = new Date().toISOString();

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import os from "node:os";
 import { execa } from "execa";
 
@@ -13,6 +13,11 @@ export interface LockHolder {
   every?: number;
   /** When the holder's process started (Linux: /proc/<pid>/stat's starttime): tells a reused pid from the holder. */
   pidStart?: string;
+  /**
+   * Where `pid` means something: this boot of this machine and the pid namespace (Linux). A host
+   * name is shared by containers with their own pids (`--network host`, hostNetwork pods).
+   */
+  pidSpace?: string;
 }
 
 export interface ReleaseLock {
@@ -64,6 +69,7 @@ export async function acquireReleaseLock(
       heartbeat: new Date().toISOString(),
       every: every / 1000,
       pidStart: processStart(process.pid),
+      pidSpace: pidSpace(),
     };
     const made = await execa(
       "git",
@@ -207,6 +213,8 @@ function isStale(h: LockHolder, staleMs: number, host = os.hostname()): boolean 
     if (Date.now() - beat > MISSED_BEATS * h.every * 1000) return true;
   } else if (Date.now() - Date.parse(h.started) > staleMs) return true;
   if (h.host !== host) return false;
+  // Same host name, other machine or pid namespace: its pid says nothing here (the heartbeat decides).
+  if (h.pidSpace !== undefined && h.pidSpace !== pidSpace()) return false;
   try {
     process.kill(h.pid, 0);
   } catch (err) {
@@ -216,6 +224,15 @@ function isStale(h: LockHolder, staleMs: number, host = os.hostname()): boolean 
   // wraps it in minutes): the holder is gone when that pid's process started at another time.
   const now = h.pidStart ? processStart(h.pid) : undefined;
   return now !== undefined && now !== h.pidStart;
+}
+
+/** This boot's id and this process's pid namespace ("" off Linux): a pid names the same process only within both. */
+function pidSpace(): string {
+  try {
+    return `${readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()} ${readlinkSync("/proc/self/ns/pid")}`;
+  } catch {
+    return "";
+  }
 }
 
 /** A process's start time in clock ticks after boot (field 22 of /proc/<pid>/stat), or undefined off Linux. */
