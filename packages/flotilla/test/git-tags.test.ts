@@ -3,6 +3,7 @@
  * a bare origin: what becomes ready while a batch runs goes in the next one; a refused tag fails alone.
  */
 import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -26,6 +27,39 @@ function repoWithOrigin() {
       .sort();
   return { dir, origin, git, remoteTags };
 }
+
+describe("tag pushes, retried (SPEC §5a.6)", () => {
+  it("a push whose answer is lost (origin took the tags, then hung up) counts as done once origin is read back", async () => {
+    const { dir, origin, git, remoteTags } = repoWithOrigin();
+    git("tag", "-a", "p@1.0.0", "-m", "p@1.0.0");
+    git("tag", "-a", "q@1.0.0", "-m", "q@1.0.0");
+    // After updating the refs, origin's receive-pack dies before it can answer.
+    const hook = path.join(origin, "hooks", "post-update");
+    writeFileSync(hook, '#!/bin/sh\necho ran >> "$GIT_DIR/post-update.count"\nkill -9 $PPID\n', { mode: 0o755 });
+    await pushTags(dir, ["p@1.0.0", "q@1.0.0"]);
+    expect(remoteTags()).toEqual(["p@1.0.0", "q@1.0.0"]);
+    expect(readFileSync(path.join(origin, "post-update.count"), "utf8")).toBe("ran\n"); // pushed once
+  });
+
+  it("a push that fails on the way (origin not reachable yet) is tried again; a refused one is not", async () => {
+    const { dir, origin, git, remoteTags } = repoWithOrigin();
+    git("tag", "-a", "p@1.0.0", "-m", "p@1.0.0");
+    const away = `${origin}.away`;
+    renameSync(origin, away);
+    setTimeout(() => renameSync(away, origin), 400); // back after the first attempt
+    await pushTags(dir, ["p@1.0.0"]);
+    expect(remoteTags()).toEqual(["p@1.0.0"]);
+
+    // The same tag name on another commit of origin: refused at once, not retried.
+    git("tag", "-d", "p@1.0.0");
+    writeFileSync(path.join(dir, "b.txt"), "b\n");
+    gitCommitAll(dir, "two");
+    git("tag", "-a", "p@1.0.0", "-m", "p@1.0.0");
+    const started = Date.now();
+    await expect(pushTags(dir, ["p@1.0.0"])).rejects.toThrow(/rejected|already exists/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
 
 describe("git tags, batched", () => {
   it("writes the very tag object `git tag -a <t> -m <t>` writes (same id, with the date pinned; same tagger and message, with the time now)", async () => {

@@ -43,16 +43,52 @@ export async function createTag(cwd: string, tag: string, commit?: string): Prom
   await execa(cmd, args, { cwd });
 }
 
-/** Pushes the tags in one atomic push (all or none). */
-export function pushTags(cwd: string, tags: string[]): Promise<void> {
+/**
+ * Pushes the tags in one atomic push (all or none), retried (SPEC §5a.6): a push that failed on
+ * the way (network, a remote that hung up) is tried again, but first origin is read — a push
+ * whose answer was lost may have landed, and then it is done. Origin refusing the tags (one
+ * already on another commit, a hook, no permission) is not retried: the caller falls back to
+ * one tag at a time, so only the refused tag fails.
+ */
+export async function pushTags(cwd: string, tags: string[]): Promise<void> {
+  const { withRetry } = await import("./retry.ts");
+  await withRetry(() => pushOnce(cwd, tags), {
+    settled: async () => ((await onOrigin(cwd, tags)) ? true : undefined),
+    shouldRetry: (err) => !REFUSED.test((err as Error).message),
+  });
+}
+
+/** What git prints when origin refused the push itself (trying again cannot change it). */
+const REFUSED =
+  /\[rejected\]|\[remote rejected\]|already exists|non-fast-forward|denied|Authentication failed|could not read Username|403/i;
+
+function pushOnce(cwd: string, tags: string[]): Promise<true> {
   const [cmd, args] = tools.gitPushTags(tags);
   // node's execFile, not execa: a publish pushes while its npm PUTs run, and execa's own work
   // around each process (≈70 ms of the main thread under load, issue 12's profile) delays them.
   return new Promise((resolve, reject) =>
     execFile(cmd, args, { cwd }, (err, _stdout, stderr) =>
-      err ? reject(new Error(`${cmd} ${args.slice(0, 3).join(" ")} … failed: ${String(stderr).trim() || err.message}`)) : resolve(),
+      err ? reject(new Error(`${cmd} ${args.slice(0, 3).join(" ")} … failed: ${String(stderr).trim() || err.message}`)) : resolve(true),
     ),
   );
+}
+
+/** True when every tag is on origin as the very object it is here (read back after a failed push). */
+async function onOrigin(cwd: string, tags: string[]): Promise<boolean> {
+  const refs = tags.map((t) => `refs/tags/${t}`);
+  const run = (args: string[]) =>
+    new Promise<string | undefined>((resolve) =>
+      execFile("git", args, { cwd, maxBuffer: 64 << 20 }, (err, out) => resolve(err ? undefined : out)),
+    );
+  const [local, remote] = await Promise.all([
+    run(["for-each-ref", "--format=%(objectname) %(refname)", ...refs]),
+    run(["ls-remote", "origin", ...refs]),
+  ]);
+  if (local === undefined || remote === undefined) return false;
+  const ids = (out: string) => new Map(out.split("\n").flatMap((l) => (l.trim() ? [l.split(/\s+/).reverse() as [string, string]] : [])));
+  const here = ids(local);
+  const there = ids(remote);
+  return refs.every((r) => here.has(r) && there.get(r) === here.get(r));
 }
 
 /** Uncommitted changes (porcelain lines); empty when clean. */
