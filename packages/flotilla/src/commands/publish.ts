@@ -214,7 +214,10 @@ async function preflightAndDiff(ctx: ReleaseContext, opts: PublishOptions): Prom
   const problems = [...local, ...(await preflight(ctx, opts, true, local.length > 0))];
   if (problems.length) throw new InputError(problems);
   const effective = promoteLast ? await promoteFallback(ctx, opts) : ctx;
-  const plan = await (diffed ?? fullDiff(effective));
+  // The early diff ran beside the preflight, which waits out a service down for its first
+  // seconds while the diff's reads give up sooner: once the preflight has passed, a failed early
+  // diff is read once more (a failure for good fails again, and is reported then).
+  const plan = await (diffed ? diffed.catch(() => fullDiff(effective)) : fullDiff(effective));
   const cycles = publishCycles(plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.pkg));
   if (cycles.length) throw new InputError(cycles);
   const tagsElsewhere = ctx.stages.has("git") ? await tagsOnOtherCommits(ctx.rootDir, plan.units, plan.commit) : [];
