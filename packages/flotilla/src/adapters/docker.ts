@@ -147,6 +147,30 @@ const TRANSIENT_PUSH =
  * means it is stuck.
  */
 export const PUSH_IDLE_MS = 120_000;
+/** Idle periods a push may spend with a layer "Waiting" for an upload slot before it counts as stuck. */
+export const PUSH_QUEUE_WAITS = 4;
+
+/** Which layers of a push are queued ("Waiting"), from the daemon's progress stream (JSON lines, split anywhere). */
+export class LayerQueue {
+  private rest = "";
+  private readonly state = new Map<string, string>();
+  idleWaits = 0;
+  read(text: string): void {
+    const lines = (this.rest + text).split("\n");
+    this.rest = lines.pop() ?? "";
+    for (const line of lines) {
+      try {
+        const e = JSON.parse(line) as { id?: string; status?: string };
+        if (e.id && e.status) this.state.set(e.id, e.status);
+      } catch {
+        // not a progress line
+      }
+    }
+  }
+  waiting(): boolean {
+    return [...this.state.values()].some((s) => s === "Waiting");
+  }
+}
 
 /** What the daemon says when the registry did not let it in (also seen when `/v2/` answered 503). */
 const AUTH_PUSH = /unauthorized|authentication required|no basic auth credentials|denied/i;
@@ -227,17 +251,25 @@ async function pushOnce(
 ): Promise<string> {
   const stream = await image.push({ tag, authconfig: auth });
   let timer: NodeJS.Timeout | undefined;
+  const queue = new LayerQueue();
   const stuck = new Promise<never>((_, reject) => {
     const arm = () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
+        // A layer queued behind other pushes' uploads (the daemon uploads a few layers at a time
+        // across all pushes) says "Waiting" once, then nothing until its turn: not stuck, for a while.
+        if (queue.waiting() && queue.idleWaits++ < PUSH_QUEUE_WAITS) return arm();
         // A TimeoutError is transient (retried); closing the stream makes the daemon cancel the push.
         reject(Object.assign(new Error(`no progress for ${Math.round(idleMs / 1000)} s: timed out`), { name: "TimeoutError" }));
         (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
       }, idleMs);
     };
     arm();
-    stream.on("data", arm);
+    stream.on("data", (chunk: Buffer) => {
+      queue.read(chunk.toString("utf8"));
+      queue.idleWaits = 0;
+      arm();
+    });
   });
   const events = await Promise.race([follow(docker, stream), stuck]).finally(() => clearTimeout(timer));
   for (const e of events) {

@@ -1,0 +1,25 @@
+/**
+ * The image push's idle watch (adapters/docker.ts): a layer queued for an upload slot says
+ * "Waiting" once and then nothing until its turn, which is not a stuck push; the watch reads that
+ * from the daemon's progress stream, whose JSON lines arrive split anywhere.
+ */
+import { describe, expect, it } from "vitest";
+import { LayerQueue } from "../src/adapters/docker.ts";
+
+describe("LayerQueue", () => {
+  it("knows a layer is queued while its last status is Waiting, across lines split between chunks", () => {
+    const q = new LayerQueue();
+    const stream = [
+      '{"status":"The push refers to repository [127.0.0.1:5000/acme/web]"}\n',
+      '{"status":"Preparing","id":"aaa"}\n{"status":"Preparing","id":"bbb"}\n',
+      '{"status":"Waiting","id":"bb',
+      'b"}\n{"status":"Pushing","id":"aaa","progressDetail":{"current":1,"total":9}}\n',
+    ];
+    for (const chunk of stream) q.read(chunk);
+    expect(q.waiting()).toBe(true);
+    q.read('{"status":"Pushing","id":"bbb"}\n');
+    expect(q.waiting()).toBe(false);
+    q.read('{"status":"Pushed","id":"aaa"}\n{"status":"Layer already exists","id":"bbb"}\nnot json\n');
+    expect(q.waiting()).toBe(false);
+  });
+});
