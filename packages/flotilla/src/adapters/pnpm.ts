@@ -65,18 +65,28 @@ export async function packEach(rootDir: string, names: string[], dest: string): 
 /** The packed `package/package.json` (what the registry will serve) and the tarball bytes. */
 export async function readPacked(
   tarball: string,
-): Promise<{ manifest: Record<string, unknown> & { name: string; version: string }; data: Buffer }> {
+): Promise<{ manifest: Record<string, unknown> & { name: string; version: string }; data: Buffer; paths: string[] }> {
   const data = await readFile(tarball);
   let json = "";
-  await tar.t({
-    file: tarball,
-    filter: (p) => p === "package/package.json",
-    onReadEntry: (entry) => {
-      entry.on("data", (c: Buffer) => {
-        json += c.toString("utf8");
-      });
-    },
+  const paths: string[] = [];
+  // Parsed from the bytes already read (one read of the file), listing every entry on the way:
+  // the publish then knows whether there is a README to read without opening the tarball again.
+  await new Promise<void>((resolve, reject) => {
+    const parser = new tar.Parser({
+      filter: (p) => {
+        paths.push(p);
+        return p === "package/package.json";
+      },
+      onReadEntry: (entry) => {
+        entry.on("data", (c: Buffer) => {
+          json += c.toString("utf8");
+        });
+      },
+    });
+    parser.on("end", () => resolve());
+    parser.on("error", reject);
+    parser.end(data);
   });
   if (!json) throw new Error(`${tarball} holds no package/package.json`);
-  return { manifest: JSON.parse(json), data };
+  return { manifest: JSON.parse(json), data, paths };
 }

@@ -26,8 +26,8 @@ export interface PublishTarget {
  * run again. A failing script after the PUT fails the step; the version stays published.
  */
 export async function publishTarball(ctx: ReleaseContext, target: PublishTarget, tarball: string): Promise<"published" | "exists"> {
-  const { manifest, data } = await readPacked(tarball);
-  const readme = await readmeOf(tarball);
+  const { manifest, data, paths } = await readPacked(tarball);
+  const readme = await readmeOf(tarball, paths);
   const access = resolveAccess({
     name: manifest.name,
     publishConfig: manifest.publishConfig,

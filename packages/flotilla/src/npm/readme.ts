@@ -14,8 +14,11 @@ const README_ENTRY = /^package\/readme(\.[^/]*)?$/i;
  * file (README.md before README, any case, `.markdown` too). Only the candidate files and
  * package.json are extracted, into a throwaway folder, since the library reads from disk.
  * Undefined when the package has none (npm would send a placeholder text; pnpm sends nothing).
+ * `paths`, the tarball's entries when already listed, spares the extraction when none is a README.
  */
-export async function readmeOf(tarball: string): Promise<string | undefined> {
+export async function readmeOf(tarball: string, paths?: readonly string[]): Promise<string | undefined> {
+  // The tarball's entries already listed (readPacked): no candidate, nothing to extract.
+  if (paths && !paths.some((p) => README_ENTRY.test(p))) return undefined;
   const tmp = await mkdtemp(path.join(os.tmpdir(), "flotilla-readme-"));
   try {
     let candidates = 0;
