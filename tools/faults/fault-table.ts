@@ -101,7 +101,7 @@ const CELLS: Cell[] = [
     permanent: true,
     what: "every publish PUT of core answered 500",
     plan: (p) => ({ permanent: [{ method: "PUT", path: `^/@${p.scope}%2[fF]core$`, status: 500 }] }),
-    names: (p, proxy) => [new RegExp(`npm|${escape(proxy.url)}`), new RegExp(`PUT ${escape(proxy.url)}/@${p.scope}%2fcore`)],
+    names: (p, proxy) => [new RegExp(`npm|${escapeRe(proxy.url)}`), new RegExp(`PUT ${escapeRe(proxy.url)}/@${p.scope}%2fcore`)],
   },
   {
     service: "oci",
@@ -109,7 +109,7 @@ const CELLS: Cell[] = [
     permanent: true,
     what: "every manifest PUT of tag latest answered 500",
     plan: () => ({ permanent: [{ method: "PUT", path: "/manifests/latest$", status: 500 }] }),
-    names: (p, proxy) => [new RegExp(`registry|${escape(proxy.host)}`), new RegExp(`PUT .*${p.scope}/(web|api)/manifests/latest`)],
+    names: (p, proxy) => [new RegExp(`registry|${escapeRe(proxy.host)}`), new RegExp(`PUT .*${p.scope}/(web|api)/manifests/latest`)],
   },
   {
     service: "github",
@@ -144,7 +144,7 @@ interface CellResult {
   why: string[];
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const key = (c: Cell) => `${c.service}:${c.mode}`;
 
 function cleanup(p: Prepared) {

@@ -1,11 +1,11 @@
+import { execFile } from "node:child_process";
 import { readConfig as readChangesetsConfig } from "@changesets/config";
 import picomatch from "picomatch";
-import { execFile } from "node:child_process";
 import { originUrl } from "./adapters/git.ts";
-import { tools } from "./adapters/tools.ts";
 import { GitHub, type RepoRef, repoRef } from "./adapters/github.ts";
 import { NpmRegistry } from "./adapters/npm-registry.ts";
 import { OciRegistry, splitImageName } from "./adapters/oci-registry.ts";
+import { tools } from "./adapters/tools.ts";
 import { type Config, type Env, loadConfig } from "./config/load.ts";
 import { InputError, type Problem } from "./errors.ts";
 import type { Stage } from "./plan/publish-plan.ts";
