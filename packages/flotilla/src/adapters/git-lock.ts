@@ -186,6 +186,23 @@ export async function acquireReleaseLock(
   };
 }
 
+/**
+ * Removes the lock of a run that is gone, when a run finds nothing left to do without taking the
+ * lock itself: a run SIGKILLed after its last step but before releasing its lock left it on
+ * origin, and its rerun — nothing to release — never met it. A live holder's lock is left alone
+ * (it is finishing); the delete is a lease on the value read, so a lock taken meanwhile stays.
+ */
+export async function clearStaleLock(cwd: string, commit: string, staleMs: number, log: (m: string) => void): Promise<void> {
+  const ref = `refs/flotilla/lock/${commit}`;
+  const current = await remoteRef(cwd, ref);
+  if (!current) return;
+  const holder = await readHolder(cwd, ref);
+  if (!holder || !isStale(holder, staleMs)) return;
+  const r = await execa("git", ["push", "--quiet", `--force-with-lease=${ref}:${current}`, "origin", `:${ref}`], { cwd, reject: false });
+  if (r.exitCode === 0)
+    log(`removed the release lock left by a run that is gone (pid ${holder.pid} on ${holder.host}, since ${holder.started})`);
+}
+
 async function remoteRef(cwd: string, ref: string): Promise<string | undefined> {
   const r = await execa("git", ["ls-remote", "origin", ref], { cwd, reject: false });
   return r.stdout.split(/\s/)[0] || undefined;

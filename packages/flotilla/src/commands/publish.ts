@@ -73,7 +73,10 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
     if (fromRecord.has(plan)) log.info("Nothing to release: origin's release record covers every version (--verify reads every registry).");
     else {
       log.info("Nothing to release: every version is already released.");
-      if (!opts.dryRun) await certify(ctx, plan, new Map(), opts); // read in full: the next no-op can trust the record
+      if (!opts.dryRun) {
+        await clearLeftLock(ctx, plan, opts);
+        await certify(ctx, plan, new Map(), opts); // read in full: the next no-op can trust the record
+      }
     }
     return finish(ctx, plan, new Map(), started, false);
   }
@@ -162,6 +165,14 @@ function checked(plan: PublishPlan): PublishPlan {
     );
   }
   return plan;
+}
+
+/** A lock a killed run left after its last step (its rerun has nothing to do, so never takes it). */
+async function clearLeftLock(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<void> {
+  if (!ctx.stages.has("git") || !ctx.config.git.push || !plan.commit || !ctx.checkout.origin) return;
+  const n = Number(ctx.env.FLOTILLA_LOCK_STALE_SECONDS);
+  const { clearStaleLock } = await import("../adapters/git-lock.ts");
+  await clearStaleLock(ctx.rootDir, plan.commit, (Number.isFinite(n) && n > 0 ? n : 6 * 3600) * 1000, (m) => opts.log.info(m));
 }
 
 /**
