@@ -57,6 +57,27 @@ describe("retry policy", () => {
     expect(writes).toBe(1);
   });
 
+  it("a read-back that meets a transient fault is read again, without using up an attempt of the write", async () => {
+    let writes = 0;
+    let reads = 0;
+    const result = await withRetry(
+      async () => {
+        if (++writes === 1) throw new HttpError("PUT x: HTTP 503", 503); // refused, not done
+        return "sha256:def";
+      },
+      {
+        retries: 1,
+        baseMs: 1,
+        settled: async () => {
+          if (++reads <= 2) throw new HttpError("HEAD x: HTTP 503", 503);
+          return undefined; // not there: write again
+        },
+      },
+    );
+    expect(result).toBe("sha256:def");
+    expect([writes, reads]).toEqual([2, 3]);
+  });
+
   it("gives up after the retries, with the last error, and reports each retry", async () => {
     const seen: number[] = [];
     await expect(

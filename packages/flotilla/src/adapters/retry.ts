@@ -58,7 +58,9 @@ export function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions<T> = {}): 
   return pRetry(
     async () => {
       if (failed && opts.settled) {
-        const done = await opts.settled();
+        // The read-back is retried on its own: a transient fault on the read must not use up
+        // an attempt of the write (under a share of 5xx, read + write both had to succeed).
+        const done = await withRetry(opts.settled, { baseMs: opts.baseMs, maxMs: opts.maxMs });
         if (done !== undefined) return done;
       }
       try {
