@@ -170,7 +170,7 @@ async function runCell(c: Cell, want: EndState): Promise<CellResult> {
   const started = Date.now();
   const p = await preparedExamples();
   const tb = p.tb;
-  if (c.service === "oci") await seedBaseLayers(p, [`${p.scope}/web`, `${p.scope}/api`]);
+  if (c.service === "oci") await seedBaseLayers(p.tb, [`${p.scope}/web`, `${p.scope}/api`]);
   const target = { npm: tb.npm.url, oci: tb.registry.url, github: tb.github.url }[c.service];
   const proxy = await startFaultProxy(target, c.plan(p));
   const env = {

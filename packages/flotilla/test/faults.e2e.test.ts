@@ -15,6 +15,7 @@ import { buildImage, dockerClient, pushImage } from "../src/adapters/docker.ts";
 import { NpmRegistry } from "../src/adapters/npm-registry.ts";
 import { OciRegistry } from "../src/adapters/oci-registry.ts";
 import { runFlotilla } from "./helpers/cli.ts";
+import { seedBaseLayers } from "./helpers/sweep.ts";
 import { envFor, packument, releasableWorkspace, remoteTagNames, testbed, uniqueScope, versionedExamples } from "./helpers/testbed.ts";
 
 type Tb = ReturnType<typeof testbed>;
@@ -36,34 +37,6 @@ async function behindProxies(tb: Tb, plans: { registry: FaultPlan; npm: FaultPla
     GITHUB_REPOSITORY: repo,
   });
   return { registry, npm, github, env };
-}
-
-/**
- * Mounts the base image's layers into `repos` directly in the registry (as on a registry that
- * served this base image before). Through a proxy the daemon sees a registry it never pushed to,
- * so it would upload the ~100 MB base again for each image; the faults under test are flotilla's
- * to survive, not a bulk upload's.
- */
-async function seedBaseLayers(tb: Tb, repos: string[]): Promise<void> {
-  const docker = await dockerClient({ DOCKER_HOST: tb.docker.host });
-  const base = `${tb.registry.host}/testbed/base`;
-  await docker.getImage(tb.docker.baseImage).tag({ repo: base, tag: "1" });
-  const auth = { username: tb.registry.username, password: tb.registry.password, serveraddress: tb.registry.host };
-  await pushImage(docker, base, "1", auth);
-  const basic = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
-  const manifest = (await (
-    await fetch(`${tb.registry.url}/v2/testbed/base/manifests/1`, {
-      headers: { authorization: basic, accept: "application/vnd.docker.distribution.manifest.v2+json" },
-    })
-  ).json()) as { layers: { digest: string }[] };
-  for (const repo of repos)
-    for (const { digest } of manifest.layers) {
-      const res = await fetch(`${tb.registry.url}/v2/${repo}/blobs/uploads/?mount=${digest}&from=testbed/base`, {
-        method: "POST",
-        headers: { authorization: basic },
-      });
-      expect(res.status, `mount ${digest} into ${repo}`).toBe(201);
-    }
 }
 
 describe("faults on the wire", () => {

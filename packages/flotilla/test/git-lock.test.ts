@@ -3,18 +3,7 @@ import { chmodSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { acquireReleaseLock } from "../src/adapters/git-lock.ts";
-import { gitCommitAll, tempDir, writeTree } from "./helpers/fixtures.ts";
-
-/** A repository with a commit and a bare origin (real git, no testbed). */
-function repoWithOrigin(): { dir: string; origin: string; head: string } {
-  const origin = tempDir();
-  execFileSync("git", ["init", "--quiet", "--bare", origin]);
-  const dir = writeTree({ "README.md": "x\n" });
-  gitCommitAll(dir);
-  execFileSync("git", ["remote", "add", "origin", origin], { cwd: dir });
-  const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir }).toString().trim();
-  return { dir, origin, head };
-}
+import { repoWithOrigin } from "./helpers/fixtures.ts";
 
 const refsOf = (origin: string) => execFileSync("git", ["for-each-ref", "--format=%(refname)"], { cwd: origin }).toString().trim();
 

@@ -7,18 +7,7 @@ import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { describe, expect, it } from "vitest";
 import { acquireReleaseLock, clearStaleLock, processStart } from "../src/adapters/git-lock.ts";
-import { gitCommitAll, tempDir, writeTree } from "./helpers/fixtures.ts";
-
-function repoWithOrigin(): { dir: string; origin: string; head: string } {
-  const origin = tempDir();
-  execFileSync("git", ["init", "--quiet", "--bare", origin]);
-  const dir = writeTree({ "README.md": "x\n" });
-  gitCommitAll(dir);
-  execFileSync("git", ["remote", "add", "origin", origin], { cwd: dir });
-  execFileSync("git", ["push", "--quiet", "origin", "HEAD:refs/heads/main"], { cwd: dir });
-  const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir }).toString().trim();
-  return { dir, origin, head };
-}
+import { repoWithOrigin, tempDir } from "./helpers/fixtures.ts";
 
 /** A clone of origin: another runner's checkout. */
 function cloneOf(origin: string): string {

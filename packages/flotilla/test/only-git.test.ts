@@ -8,18 +8,7 @@ import { resolveConfig } from "../src/config/load.ts";
 import { checkInvariants } from "../src/plan/invariants.ts";
 import { planPublish, type RegistryState, type Stage } from "../src/plan/publish-plan.ts";
 import { summarize } from "../src/report/result.ts";
-import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
-import { pkg, SHA, state } from "./helpers/plan-fixtures.ts";
-
-function ws(...packages: WorkspacePackage[]): Workspace {
-  return {
-    rootDir: "/ws",
-    packages,
-    byName: new Map(packages.map((p) => [p.name, p])),
-    unversioned: new Map(),
-    manypkg: { rootDir: "/ws", packages: [], tool: { type: "pnpm" } },
-  };
-}
+import { pkg, SHA, state, ws } from "./helpers/plan-fixtures.ts";
 
 const plan = (stages: Stage[], s: Partial<RegistryState>) =>
   planPublish({

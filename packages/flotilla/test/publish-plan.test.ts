@@ -11,18 +11,7 @@ import {
   serializePlan,
   setsDistTagApart,
 } from "../src/plan/publish-plan.ts";
-import type { Workspace, WorkspacePackage } from "../src/workspace/discover.ts";
-import { ALL, pkg, state } from "./helpers/plan-fixtures.ts";
-
-function ws(...packages: WorkspacePackage[]): Workspace {
-  return {
-    rootDir: "/ws",
-    packages,
-    byName: new Map(packages.map((p) => [p.name, p])),
-    unversioned: new Map(),
-    manypkg: { rootDir: "/ws", packages: [], tool: { type: "pnpm" } },
-  };
-}
+import { ALL, pkg, state, ws } from "./helpers/plan-fixtures.ts";
 
 const config = (file = {}) => resolveConfig(file, {});
 

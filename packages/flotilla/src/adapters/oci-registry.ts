@@ -187,34 +187,10 @@ export class OciRegistry {
     const src = await this.request(`/v2/${repo}/manifests/${from}`, { headers: { accept: MANIFEST_ACCEPT }, scope });
     if (!src.ok) throw new HttpError(`GET ${this.host}/${repo}:${from}: HTTP ${src.status}`, src.status);
     const bytes = Buffer.from(await src.arrayBuffer());
-    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
     const mediaType =
       (src.headers.get("content-type") ?? "").split(";")[0]!.trim() ||
       (JSON.parse(bytes.toString("utf8")) as { mediaType: string }).mediaType;
-    return withRetry(
-      async () => {
-        const put = await this.request(`/v2/${repo}/manifests/${tag}`, {
-          method: "PUT",
-          headers: { "content-type": mediaType },
-          body: bytes,
-          scope,
-          once: true,
-        });
-        if (put.status !== 201 && put.status !== 200) {
-          const text = await put.text();
-          throw new HttpError(`PUT ${this.host}/${repo}:${tag}: HTTP ${put.status} ${text.slice(0, 300)}`, put.status);
-        }
-        await put.body?.cancel();
-        return put.headers.get("docker-content-digest") ?? digest;
-      },
-      {
-        // A tag write waits out a burst of 5xx (a registry restarting) for ~15–23 s, like preflight:
-        // the fault table's 15% of 503s met four in a row on a floating tag's PUT.
-        ...PATIENT,
-        shouldRetry: (err) => isTransient((err as { cause?: unknown }).cause ?? err) || isTransient(err),
-        settled: async () => ((await this.digest(repo, tag)) === digest ? digest : undefined),
-      },
-    );
+    return this.putManifest(repo, tag, mediaType, bytes);
   }
 
   /** A manifest's descriptor (media type, digest, size: what an index lists), or null when absent. */
@@ -237,7 +213,7 @@ export class OciRegistry {
 
   /**
    * Puts a manifest (an image index, for multi-platform images) under `ref`; returns its digest.
-   * Retried like `copyTag`: before each retry the tag is read, and a write that went through is not repeated.
+   * Retried on transient faults; before each retry the tag is read, and a write that went through is not repeated (copyTag writes through here too).
    */
   async putManifest(repo: string, ref: string, mediaType: string, bytes: Buffer): Promise<string> {
     const scope = `repository:${repo}:pull,push`;

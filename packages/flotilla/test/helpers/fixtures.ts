@@ -131,3 +131,15 @@ export function treeDigest(dir: string): string {
   walk(dir);
   return h.digest("hex");
 }
+
+/** A repository with one commit, and a bare origin holding it as main (real git, no testbed). */
+export function repoWithOrigin(): { dir: string; origin: string; head: string } {
+  const origin = tempDir();
+  execFileSync("git", ["init", "--quiet", "--bare", origin]);
+  const dir = writeTree({ "README.md": "x\n" });
+  gitCommitAll(dir);
+  execFileSync("git", ["remote", "add", "origin", origin], { cwd: dir });
+  execFileSync("git", ["push", "--quiet", "origin", "HEAD:refs/heads/main"], { cwd: dir });
+  const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir }).toString().trim();
+  return { dir, origin, head };
+}

@@ -1,5 +1,5 @@
 import type { RegistryState, Stage } from "../../src/plan/publish-plan.ts";
-import type { WorkspacePackage } from "../../src/workspace/discover.ts";
+import type { Workspace, WorkspacePackage } from "../../src/workspace/discover.ts";
 
 /** Fixtures for the pure planner's unit tests (no files, no services). */
 export const SHA = "c0ffee0000000000000000000000000000000000";
@@ -30,3 +30,14 @@ export const state = (s: Partial<RegistryState> = {}): RegistryState => ({
   releases: new Set(),
   ...s,
 });
+
+/** A workspace of these packages, as discovery would return it (planner tests: no files). */
+export function ws(...packages: WorkspacePackage[]): Workspace {
+  return {
+    rootDir: "/ws",
+    packages,
+    byName: new Map(packages.map((p) => [p.name, p])),
+    unversioned: new Map(),
+    manypkg: { rootDir: "/ws", packages: [], tool: { type: "pnpm" } },
+  };
+}

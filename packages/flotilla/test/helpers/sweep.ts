@@ -248,11 +248,10 @@ export async function rerunUntilDone(p: Prepared, max = 5): Promise<{ runs: numb
  * Mounts the base image's layers into `repos` directly in the registry (as on a registry that
  * served this base image before). Behind a fault proxy the daemon sees a registry it never pushed
  * to, so it would upload the ~100 MB base again for each image; the faults measured are flotilla's
- * to survive, not a bulk upload's. (Same as faults.e2e.test.ts's, for the tools.)
+ * to survive, not a bulk upload's. (Used by faults.e2e.test.ts and the fault table.)
  */
-export async function seedBaseLayers(p: Prepared, repos: string[]): Promise<void> {
+export async function seedBaseLayers(tb: Prepared["tb"], repos: string[]): Promise<void> {
   const { dockerClient, pushImage } = await import("../../src/adapters/docker.ts");
-  const tb = p.tb;
   const docker = await dockerClient({ DOCKER_HOST: tb.docker.host });
   const auth = { username: tb.registry.username, password: tb.registry.password, serveraddress: tb.registry.host };
   await docker.getImage(tb.docker.baseImage).tag({ repo: `${tb.registry.host}/testbed/base`, tag: "1" });
