@@ -158,7 +158,7 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
           message: !input.env.GITHUB_TOKEN
             ? "no GITHUB_TOKEN: GitHub releases cannot be created"
             : "cannot tell the GitHub repository (no GITHUB_REPOSITORY, origin is not a GitHub URL)",
-          hint: 'set GITHUB_TOKEN and GITHUB_REPOSITORY, or turn releases off ("github": {"releases": false}) or pass --only npm --only images --only git',
+          hint: `set ${[!input.env.GITHUB_TOKEN && "GITHUB_TOKEN", !input.repo && "GITHUB_REPOSITORY (OWNER/REPO)"].filter(Boolean).join(" and ")}, or turn releases off ("github": {"releases": false}) or pass --only npm --only images --only git`,
         });
       }),
       check(

@@ -606,7 +606,8 @@ describe.concurrent("bad-input catalogue (offline): refused before any write, no
       command: ["publish", "--dry-run"],
       env: { GITHUB_TOKEN: "" },
       code: "GITHUB_NOT_CONFIGURED",
-      expected: [/no GITHUB_TOKEN/, /"releases": false|--only/],
+      // The fix names only what is missing (GITHUB_REPOSITORY is set here).
+      expected: [/no GITHUB_TOKEN/, /fix: set GITHUB_TOKEN, or turn releases off/, /"releases": false|--only/],
     },
     {
       area: "environment",

@@ -90,7 +90,7 @@ function issueToProblem(issue: z.core.$ZodIssue, file: string): Problem {
     file,
     ...(field ? { field } : {}),
     message,
-    hint: "see packages/flotilla/schema/flotilla.config.schema.json for the allowed fields and types",
+    hint: "see flotilla's config schema (schema/flotilla.config.schema.json in the flotilla package; README, Configuration) for the allowed fields and types",
   };
 }
 
