@@ -16,10 +16,11 @@ export default defineConfig({
     // Two cores: end-to-end files share one testbed; keep parallelism modest.
     maxWorkers: 2,
     projects: [
-      // Unit files share their workers (no fresh module graph per file: ~0.35 CPU-s a file,
-      // measured); they leave no global state behind (git-tags.test.ts restores its env var).
+      // Files share their workers (no fresh module graph per file: ~0.35 CPU-s a unit file,
+      // more for an e2e file that loads dockerode; measured); they leave no global state behind
+      // (git-tags.test.ts restores its env var; no file mocks modules or changes directory).
       { extends: true, test: { name: "unit", include: tests, exclude: e2e, isolate: false } },
-      { extends: true, test: { name: "e2e", include: e2e, globalSetup: ["tools/src/vitest-global-setup.ts"] } },
+      { extends: true, test: { name: "e2e", include: e2e, isolate: false, globalSetup: ["tools/src/vitest-global-setup.ts"] } },
     ],
   },
 });

@@ -17,7 +17,8 @@ import { createBareRemote, initRepoWithRemote } from "./testbed/git.ts";
 import { githubState, registerGithubRepo, startTestbed, stopTestbed, testbedEnv } from "./testbed/index.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const bin = path.join(root, "packages/flotilla/bin/flotilla.js");
+// The package's bin: the bundle `pnpm build` makes (what npm users and the action run).
+const bin = path.join(root, "packages/flotilla/bundle/flotilla.mjs");
 const keep = process.argv.includes("--keep");
 
 const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, encoding: "utf8" }).trim();

@@ -2,12 +2,16 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 
-/** The CLI the tests run: tsc's (bin → dist/), or another entry such as the bundle (FLOTILLA_TEST_BIN=packages/flotilla/bundle/flotilla.mjs). */
+/**
+ * The CLI the tests run: the package's bin, the bundle (`pnpm build` makes it; the action runs
+ * the same files), or another entry: FLOTILLA_TEST_BIN=packages/flotilla/bin/flotilla.js runs
+ * tsc's dist/ instead.
+ */
 // biome-ignore lint/suspicious/noUndeclaredEnvVars: read by vitest, which turbo does not run.
 const testBin = process.env.FLOTILLA_TEST_BIN;
 export const FLOTILLA_BIN = testBin
   ? path.resolve(testBin)
-  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bin/flotilla.js");
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bundle/flotilla.mjs");
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 
 export interface CliResult {
@@ -17,7 +21,7 @@ export interface CliResult {
 }
 
 /**
- * Runs the built `flotilla` binary as a user would (a real process, the built dist/). The
+ * Runs the built `flotilla` binary as a user would (a real process, the built bundle). The
  * environment is cleared of GitHub/flotilla variables of the caller so tests see only `env`.
  */
 export async function runFlotilla(args: string[], opts: { cwd: string; env?: Record<string, string>; bin?: string }): Promise<CliResult> {
