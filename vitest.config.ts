@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { LongestFirst } from "./tools/src/vitest-sequencer.ts";
 
 const tests = ["packages/*/test/**/*.test.ts", "tools/test/**/*.test.ts"];
 const e2e = ["packages/*/test/**/*.e2e.test.ts", "tools/test/**/*.e2e.test.ts"];
@@ -15,6 +16,8 @@ export default defineConfig({
     hookTimeout: 600_000,
     // Two cores: end-to-end files share one testbed; keep parallelism modest.
     maxWorkers: 2,
+    // Longest files first, unit and e2e in one queue (tools/src/vitest-sequencer.ts).
+    sequence: { sequencer: LongestFirst },
     projects: [
       // Files share their workers (no fresh module graph per file: ~0.35 CPU-s a unit file,
       // more for an e2e file that loads dockerode; measured); they leave no global state behind

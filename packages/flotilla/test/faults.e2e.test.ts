@@ -8,7 +8,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, type TestContext } from "vitest";
 import { type FaultPlan, type FaultProxy, startFaultProxy } from "../../../tools/src/testbed/fault-proxy.ts";
 import { githubState, registerGithubRepo } from "../../../tools/src/testbed/index.ts";
 import { buildImage, dockerClient, pushImage } from "../src/adapters/docker.ts";
@@ -19,17 +19,19 @@ import { seedBaseLayers } from "./helpers/sweep.ts";
 import { envFor, packument, releasableWorkspace, remoteTagNames, testbed, uniqueScope, versionedExamples } from "./helpers/testbed.ts";
 
 type Tb = ReturnType<typeof testbed>;
-const proxies: FaultProxy[] = [];
-afterEach(async () => {
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-});
+
+/** A proxy closed when its own test ends (the tests run side by side: no shared list). */
+async function proxyFor(ctx: TestContext, target: string, plan: FaultPlan): Promise<FaultProxy> {
+  const proxy = await startFaultProxy(target, plan);
+  ctx.onTestFinished(() => proxy.close());
+  return proxy;
+}
 
 /** One proxy per service, and flotilla's environment pointing at them. */
-async function behindProxies(tb: Tb, plans: { registry: FaultPlan; npm: FaultPlan; github: FaultPlan }, repo: string) {
-  const registry = await startFaultProxy(tb.registry.url, plans.registry);
-  const npm = await startFaultProxy(tb.npm.url, plans.npm);
-  const github = await startFaultProxy(tb.github.url, plans.github);
-  proxies.push(registry, npm, github);
+async function behindProxies(ctx: TestContext, tb: Tb, plans: { registry: FaultPlan; npm: FaultPlan; github: FaultPlan }, repo: string) {
+  const registry = await proxyFor(ctx, tb.registry.url, plans.registry);
+  const npm = await proxyFor(ctx, tb.npm.url, plans.npm);
+  const github = await proxyFor(ctx, tb.github.url, plans.github);
   const env = envFor(tb, {
     FLOTILLA_IMAGE_REGISTRY: registry.host,
     FLOTILLA_NPM_REGISTRY: `${npm.url}/`,
@@ -39,8 +41,10 @@ async function behindProxies(tb: Tb, plans: { registry: FaultPlan; npm: FaultPla
   return { registry, npm, github, env };
 }
 
-describe("faults on the wire", () => {
-  it("10% 503s, resets and lost answers on the OCI registry, npm registry and GitHub: one run, exit 0, everything released", async () => {
+// Side by side: most of each test is waiting (timeouts, backoffs, a service down for seconds),
+// and every test has its own proxies, scope and repositories.
+describe.concurrent("faults on the wire", () => {
+  it("10% 503s, resets and lost answers on the OCI registry, npm registry and GitHub: one run, exit 0, everything released", async (ctx) => {
     const tb = testbed();
     const scope = uniqueScope();
     const { dir, origin } = versionedExamples(scope);
@@ -50,6 +54,7 @@ describe("faults on the wire", () => {
 
     const transient = (seed: number, lost: number): FaultPlan => ({ seed, error5xx: 0.1, reset: 0.05, lostResponse: lost });
     const { registry, npm, github, env } = await behindProxies(
+      ctx,
       tb,
       // Lost answers where the adapters read the outcome before retrying (manifest writes, releases).
       // Registry: every request but blob data (PATCH/PUT of an upload). A fault there makes the
@@ -99,13 +104,14 @@ describe("faults on the wire", () => {
     expect(again.stdout).toContain("Nothing to release");
   }, 480_000); // the daemon's own layer retries wait 5–20 s each: ~2–4 min on 2 cores
 
-  it("GitHub does the release but its answer is lost: the retry meets 422 already_exists, re-reads, one release", async () => {
+  it("GitHub does the release but its answer is lost: the retry meets 422 already_exists, re-reads, one release", async (ctx) => {
     const tb = testbed();
     const s = uniqueScope();
     const { dir, origin } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
     const repo = `${s}/lost`;
     await registerGithubRepo(tb, s, "lost", { remote: origin });
     const { github, env } = await behindProxies(
+      ctx,
       tb,
       { registry: {}, npm: {}, github: { lostResponse: 1, only: "^POST .*/releases$", limit: 1 } },
       repo,
@@ -121,12 +127,11 @@ describe("faults on the wire", () => {
     expect(gh.releases.map((x) => x.tag_name)).toEqual([`@${s}/lib@1.0.0`]);
   });
 
-  it("image push: a registry answering 503 on /v2/ (reported by the daemon as unauthorized) is retried; refused credentials are not", async () => {
+  it("image push: a registry answering 503 on /v2/ (reported by the daemon as unauthorized) is retried; refused credentials are not", async (ctx) => {
     const tb = testbed();
     const s = uniqueScope();
     await seedBaseLayers(tb, [`${s}/x`]);
-    const proxy = await startFaultProxy(tb.registry.url, { error5xx: 1, only: "^GET /v2/$", limit: 2 });
-    proxies.push(proxy);
+    const proxy = await proxyFor(ctx, tb.registry.url, { error5xx: 1, only: "^GET /v2/$", limit: 2 });
     const docker = await dockerClient({ DOCKER_HOST: tb.docker.host });
     const image = `${proxy.host}/${s}/x`;
     await docker.getImage(tb.docker.baseImage).tag({ repo: image, tag: "1.0.0" });
@@ -145,13 +150,13 @@ describe("faults on the wire", () => {
 
   // (The npm registry is not taken down here: its preflight whoami gives up after ~2 s of
   // retries, and a registry still down then is refused with exit 2, nothing changed.)
-  it("GitHub down for its first 1.5 s: the run waits it out, exit 0", async () => {
+  it("GitHub down for its first 1.5 s: the run waits it out, exit 0", async (ctx) => {
     const tb = testbed();
     const s = uniqueScope();
     const { dir, origin } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
     const repo = `${s}/down`;
     await registerGithubRepo(tb, s, "down", { remote: origin });
-    const { github, env } = await behindProxies(tb, { registry: {}, npm: {}, github: { downMs: 1500 } }, repo);
+    const { github, env } = await behindProxies(ctx, tb, { registry: {}, npm: {}, github: { downMs: 1500 } }, repo);
     const r = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(github.counts().down).toBeGreaterThan(0);
@@ -159,13 +164,14 @@ describe("faults on the wire", () => {
     expect((await githubState(tb, repo)).repos[repo]!.releases.map((x) => x.tag_name)).toEqual([`@${s}/lib@1.0.0`]);
   });
 
-  it("a permanent fault (GitHub answers 500 to every release) → exit 1 naming the service and the request; a rerun without it finishes", async () => {
+  it("a permanent fault (GitHub answers 500 to every release) → exit 1 naming the service and the request; a rerun without it finishes", async (ctx) => {
     const tb = testbed();
     const s = uniqueScope();
     const { dir, origin } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
     const repo = `${s}/perm`;
     await registerGithubRepo(tb, s, "perm", { remote: origin });
     const { env } = await behindProxies(
+      ctx,
       tb,
       { registry: {}, npm: {}, github: { permanent: [{ method: "POST", path: `/repos/${repo}/releases$`, status: 500 }] } },
       repo,
@@ -188,12 +194,11 @@ describe("faults on the wire", () => {
   // without flotilla's idle timeout this push waits for the stalled upload until the proxy closes.
   // The daemon does not cancel a layer upload when its client goes, so a retry joins the stuck
   // upload: what the timeout buys is a bounded failure naming the push instead of a hang.
-  it("image push: a registry that stops answering mid-upload ends the push after the idle timeout and its retries, not never", async () => {
+  it("image push: a registry that stops answering mid-upload ends the push after the idle timeout and its retries, not never", async (ctx) => {
     const tb = testbed();
     const s = uniqueScope();
     await seedBaseLayers(tb, [`${s}/stall`]);
-    const proxy = await startFaultProxy(tb.registry.url, { stall: 1, stallMs: 600_000, only: "^(PATCH|PUT) .*/blobs/uploads/", limit: 1 });
-    proxies.push(proxy);
+    const proxy = await proxyFor(ctx, tb.registry.url, { stall: 1, stallMs: 600_000, only: "^(PATCH|PUT) .*/blobs/uploads/", limit: 1 });
     const docker = await dockerClient({ DOCKER_HOST: tb.docker.host });
     const image = `${proxy.host}/${s}/stall`;
     // A layer of its own, so the push uploads a blob (the base's layers are mounted already).
@@ -215,11 +220,10 @@ describe("faults on the wire", () => {
 
   // Found by tools/faults/fault-table.ts (oci:down): preflight's registry check gave up after
   // ~2–4 s of tries, so a registry down for its first 5 s refused the release with exit 2.
-  it("preflight reads wait out a registry down for its first 5 s (OCI check, npm whoami)", async () => {
+  it("preflight reads wait out a registry down for its first 5 s (OCI check, npm whoami)", async (ctx) => {
     const tb = testbed();
-    const oci = await startFaultProxy(tb.registry.url, { downMs: 5000 });
-    const npm = await startFaultProxy(tb.npm.url, { downMs: 5000 });
-    proxies.push(oci, npm);
+    const oci = await proxyFor(ctx, tb.registry.url, { downMs: 5000 });
+    const npm = await proxyFor(ctx, tb.npm.url, { downMs: 5000 });
     const reg = new OciRegistry({ host: oci.host, username: tb.registry.username, password: tb.registry.password });
     const [checked, whoami] = await Promise.all([reg.check(), new NpmRegistry({ url: npm.url, token: tb.npm.token }).whoami()]);
     expect(checked).toEqual({ ok: true });

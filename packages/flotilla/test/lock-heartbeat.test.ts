@@ -45,7 +45,8 @@ const rejection = (p: Promise<unknown>) =>
     (e: Error & { code?: string }) => e,
   );
 
-describe("the release lock's heartbeat", () => {
+// Side by side: each test has its own origin, and most of the file is waiting for heartbeats.
+describe.concurrent("the release lock's heartbeat", () => {
   it("a lock from another runner whose heartbeat stopped is taken over at once (not after FLOTILLA_LOCK_STALE_SECONDS)", async () => {
     const { dir, origin, head } = repoWithOrigin();
     const tenMinutesAgo = new Date(Date.now() - 10 * 60_000).toISOString();
