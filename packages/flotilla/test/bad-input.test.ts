@@ -101,7 +101,7 @@ describe.concurrent("bad input → exit 2, the file and what is wrong, nothing c
       dir,
       "2 problems",
       /flotilla\.config\.json: git\.tags: .*boolean/i,
-      /flotilla\.config\.json: npm: unknown field\(s\) "acess"/,
+      /flotilla\.config\.json: npm: unknown field\(s\) "acess" \(did you mean "access"\?\)/,
     );
   });
 

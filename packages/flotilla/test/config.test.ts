@@ -1,9 +1,11 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { configJsonSchema } from "../src/config/json-schema.ts";
-import { resolveConfig } from "../src/config/load.ts";
+import { loadConfig, resolveConfig } from "../src/config/load.ts";
+import { InputError } from "../src/errors.ts";
+import { tempDir } from "./helpers/fixtures.ts";
 
 const SCHEMA_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../schema/flotilla.config.schema.json");
 
@@ -34,5 +36,28 @@ describe("config", () => {
     expect(c.npm.registryFromEnv).toBe(true);
     expect(c.images.registry).toBe("127.0.0.1:5000");
     expect(c.github.apiUrl).toBe("https://ghe.example.com/api/v3");
+  });
+
+  it("an unknown field names the allowed one it is a few edits from, at any depth; a field far from all gets no guess", async () => {
+    const dir = tempDir();
+    const problems = async (config: object) => {
+      writeFileSync(path.join(dir, "flotilla.config.json"), JSON.stringify(config));
+      const err = await loadConfig(dir, { env: {} }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(InputError);
+      return (err as InputError).problems.map((p) => `${p.field ?? ""}: ${p.message}`).sort();
+    };
+    expect(await problems({ onwer: "acme", npm: { acess: "public", Registry: "https://r.example" } })).toEqual([
+      ': unknown field(s) "onwer" (did you mean "owner"?)',
+      'npm: unknown field(s) "acess" (did you mean "access"?), "Registry" (did you mean "registry"?)',
+    ]);
+    // images.apps.<package> is a record of (false | object): the object's fields are the candidates.
+    expect(await problems({ images: { apps: { "@acme/web": { dockerFile: "Dockerfile.prod" } }, tag: ["version"] } })).toEqual([
+      'images.apps.@acme/web: unknown field(s) "dockerFile" (did you mean "dockerfile"?)',
+      'images: unknown field(s) "tag" (did you mean "tags"?)',
+    ]);
+    expect(await problems({ github: { releasesNotes: true, zzz: 1 } })).toEqual(['github: unknown field(s) "releasesNotes", "zzz"']);
   });
 });

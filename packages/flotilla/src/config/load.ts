@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { closest, distance } from "fastest-levenshtein";
 import type { z } from "zod";
 import { InputError, type Problem } from "../errors.ts";
 import type { FileConfig, ImageAppConfig, ImageTagKind } from "./schema.ts";
@@ -75,16 +76,19 @@ export async function loadConfig(rootDir: string, opts: { configPath?: string; e
     // zod loads only when there is a file to validate: zero-config `plan` starts faster (issue 8).
     const { configSchema } = await import("./schema.ts");
     const result = configSchema.safeParse(json);
-    if (!result.success) throw new InputError(result.error.issues.map((i) => issueToProblem(i, shown)));
+    if (!result.success) throw new InputError(result.error.issues.map((i) => issueToProblem(i, shown, configSchema)));
     parsed = result.data;
   }
   return resolveConfig(parsed, opts.env, text === undefined ? undefined : file);
 }
 
-function issueToProblem(issue: z.core.$ZodIssue, file: string): Problem {
+function issueToProblem(issue: z.core.$ZodIssue, file: string, schema: z.ZodType): Problem {
   const field = issue.path.length ? issue.path.map(String).join(".") : undefined;
   let message = issue.message;
-  if (issue.code === "unrecognized_keys") message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+  if (issue.code === "unrecognized_keys") {
+    const known = fieldsAt(schema, issue.path);
+    message = `unknown field(s) ${issue.keys.map((k) => `"${k}"${didYouMean(k, known)}`).join(", ")}`;
+  }
   return {
     code: "CONFIG_INVALID",
     file,
@@ -92,6 +96,35 @@ function issueToProblem(issue: z.core.$ZodIssue, file: string): Problem {
     message,
     hint: "see flotilla's config schema (schema/flotilla.config.schema.json in the flotilla package; README, Configuration) for the allowed fields and types",
   };
+}
+
+/** The field names the schema allows in the object at `at` (through optional, record and union). */
+function fieldsAt(schema: z.ZodType, at: readonly PropertyKey[]): string[] {
+  const objects: z.core.$ZodType[] = [];
+  const walk = (t: z.core.$ZodType, rest: readonly PropertyKey[]): void => {
+    const def = t._zod.def as z.core.$ZodTypeDef & {
+      innerType?: z.core.$ZodType;
+      shape?: Record<string, z.core.$ZodType>;
+      valueType?: z.core.$ZodType;
+      options?: z.core.$ZodType[];
+    };
+    if (def.type === "optional" && def.innerType) walk(def.innerType, rest);
+    else if (def.type === "union") for (const o of def.options ?? []) walk(o, rest);
+    else if (def.type === "record" && def.valueType && rest.length) walk(def.valueType, rest.slice(1));
+    else if (def.type === "object" && def.shape) {
+      if (!rest.length) objects.push(t);
+      else if (def.shape[String(rest[0])]) walk(def.shape[String(rest[0])]!, rest.slice(1));
+    }
+  };
+  walk(schema, at);
+  return objects.flatMap((o) => Object.keys((o._zod.def as unknown as { shape: object }).shape));
+}
+
+/** ` (did you mean "access"?)` for a misspelt field within a few edits of an allowed one, else "". */
+function didYouMean(key: string, known: string[]): string {
+  if (!known.length) return "";
+  const near = closest(key, known);
+  return distance(key.toLowerCase(), near.toLowerCase()) <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${near}"?)` : "";
 }
 
 export function resolveConfig(c: FileConfig, env: Env, file?: string): Config {
