@@ -52,6 +52,41 @@ describe("checkInvariants: one check per rule of SPEC §5a", () => {
     expect(rules(p)).toEqual(["tags-follow-artifacts", "releases-follow-tags"]);
   });
 
+  it("tags follow artifacts with --only git: a tag planned while its package's version is on no registry and no step publishes it", () => {
+    const plan = (tagEvenIfMissing: boolean) => {
+      const p = thaw(
+        planPublish({
+          workspace: ws([pkg("a", "1.0.0"), pkg("b", "1.1.0")]),
+          config: resolveConfig({}, {}),
+          tagPrivate: true,
+          // a@1.0.0 is on the registry, b@1.1.0 is not; this run does git only.
+          state: state({ npm: new Map([["a", { versions: new Set(["1.0.0"]), distTags: { latest: "1.0.0" } }]]) }),
+          stages: new Set<Stage>(["git"]),
+          imageNames: new Map(),
+          sha: SHA,
+        }),
+      );
+      // What a planner that forgot to hold b's tag back would plan.
+      if (tagEvenIfMissing)
+        p.steps.push({
+          ...stepOf(p, "git-tag:a"),
+          id: "git-tag:b",
+          pkg: "b",
+          payload: { ...stepOf(p, "git-tag:a").payload, tag: "b@1.1.0" },
+        } as never);
+      return p;
+    };
+    expect(plan(false).steps.map((s) => s.id)).toEqual(["git-tag:a"]);
+    expect(checkInvariants(plan(false))).toEqual([]);
+    expect(checkInvariants(plan(true))).toEqual([
+      expect.objectContaining({
+        rule: "tags-follow-artifacts",
+        step: "git-tag:b",
+        message: expect.stringMatching(/^b@1\.1\.0 is planned while npm b@1\.1\.0 .* is not there/),
+      }),
+    ]);
+  });
+
   it("releases follow tags on origin: a release that does not wait for its tag, or whose tag is never pushed", () => {
     const p = thaw(basePlan());
     stepOf(p, "github-release:a").deps = [];

@@ -28,6 +28,7 @@ export function checkInvariants(plan: PublishPlan): Violation[] {
   const ordersAfter = closure(plan.steps, byId, (s) => [...s.deps, ...(s.after ?? [])]);
   const artifactsOf = (pkg: string | undefined) => plan.steps.filter((s) => isArtifact(s) && s.pkg === pkg).map((s) => s.id);
   const allArtifacts = plan.steps.filter(isArtifact).map((s) => s.id);
+  const unitByName = new Map(plan.units.map((u) => [u.name, u]));
   const unitByTag = new Map(plan.units.flatMap((u) => (u.gitTag ? [[u.gitTag.tag, u] as const] : [])));
   const tagSteps = new Map(plan.steps.flatMap((s) => (s.kind === "git-tag" ? [[s.payload.tag, s] as const] : [])));
 
@@ -38,6 +39,15 @@ export function checkInvariants(plan: PublishPlan): Violation[] {
         if (!waitsFor.get(s.id)!.has(a))
           out.push({ rule: "tags-follow-artifacts", step: s.id, message: `${s.payload.tag} does not wait for ${a}` });
       }
+      // … and for the artifacts this run does not make (`--only` without their stage): those
+      // must be in the registries already, or the tag is not planned at all.
+      const missing = unitByName.get(s.pkg ?? "")?.missing ?? [];
+      if (missing.length)
+        out.push({
+          rule: "tags-follow-artifacts",
+          step: s.id,
+          message: `${s.payload.tag} is planned while ${missing.join(", ")} is not there and no step of this run makes it`,
+        });
     }
     // 2. Releases follow tags on origin, and a failed or skipped package gets none.
     if (s.kind === "github-release") {
