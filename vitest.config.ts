@@ -16,7 +16,7 @@ export default defineConfig({
     hookTimeout: 600_000,
     // Two cores: end-to-end files share one testbed; keep parallelism modest.
     maxWorkers: 2,
-    // Longest files first, unit and e2e in one queue (tools/src/vitest-sequencer.ts).
+    // Longest files first in each project, also on a fresh clone (tools/src/vitest-sequencer.ts).
     sequence: { sequencer: LongestFirst },
     projects: [
       // Files share their workers (no fresh module graph per file: ~0.35 CPU-s a unit file,

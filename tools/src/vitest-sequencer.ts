@@ -8,13 +8,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const DURATIONS = path.join(root, "tools/test-durations.json");
 
 /**
- * Longest files first, both projects in one queue. Vitest's own order runs every e2e file before
- * any unit file and, on a fresh clone (no results cache, as in CI), orders files by size; then
- * the two long unit files ran last, alone on the two cores, while the wait-bound e2e files
- * (faults, lock heartbeats, a 40 s image build) had left cores idle earlier. Durations come from
- * vitest's results cache when it has them (this machine's last run), else from
- * tools/test-durations.json; a file in neither counts as 1 s. Written by hand: vitest's
- * sequencer has no option to mix projects.
+ * Longest files first within each project (e2e, then unit, as vitest orders projects: a worker
+ * is reused only for the next file of the same project, so mixing them would restart workers).
+ * Vitest's own sequencer does the same from its results cache, but on a fresh clone (as in CI)
+ * it has none and orders files by size, which put the two-minute faults file late. Durations come
+ * from vitest's cache when it has them (this machine's last run), else from
+ * tools/test-durations.json; a file in neither counts as 1 s. `--sequence.shuffle` is not
+ * honoured (a custom sequencer replaces vitest's).
  */
 export class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -23,6 +23,6 @@ export class LongestFirst extends BaseSequencer {
       const cached = this.ctx.cache.getTestSpecificationResult(spec)?.duration;
       return cached ? cached / 1000 : (known[path.relative(root, spec.moduleId)] ?? 1);
     };
-    return [...files].sort((a, b) => seconds(b) - seconds(a));
+    return [...files].sort((a, b) => a.project.name.localeCompare(b.project.name) || seconds(b) - seconds(a));
   }
 }

@@ -25,7 +25,7 @@
  * ssh2's native helpers (cpu-features, sshcrypto.node), which ssh2 loads in a try/catch and
  * replaces with JavaScript when absent.
  */
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,7 +33,12 @@ import * as esbuild from "esbuild";
 
 const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const outdirArg = process.argv.indexOf("--outdir");
-const outdir = outdirArg > 0 ? path.resolve(process.argv[outdirArg + 1]!) : path.join(pkgDir, "bundle");
+const target = outdirArg > 0 ? path.resolve(process.argv[outdirArg + 1]!) : path.join(pkgDir, "bundle");
+// Built beside the target, then moved in file by file (below): a process running from the
+// bundle — the action in this repository's own release, whose build step rebuilds it — never
+// finds its folder empty or a file half written.
+const outdir = `${target}.building-${process.pid}`;
+process.on("exit", () => rmSync(outdir, { recursive: true, force: true })); // a failed build leaves nothing behind
 const pkg = JSON.parse(readFileSync(path.join(pkgDir, "package.json"), "utf8")) as { engines: { node: string } };
 
 /** The bin files import tsc's output (`../dist/x.js`); the bundle takes the sources they came from. */
@@ -142,9 +147,32 @@ for (const f of readdirSync(outdir).filter((f) => f.endsWith(".mjs"))) {
 
 writeFileSync(path.join(outdir, "THIRD-PARTY-LICENSES.txt"), licences([result.metafile, ...resolvedMetafiles]));
 
-const files = readdirSync(outdir).filter((f) => f.endsWith(".mjs"));
-const size = files.reduce((n, f) => n + readFileSync(path.join(outdir, f)).length, 0);
+replaceInto(outdir, target);
+
+const files = readdirSync(target).filter((f) => f.endsWith(".mjs"));
+const size = files.reduce((n, f) => n + readFileSync(path.join(target, f)).length, 0);
 console.log(`bundle/: ${files.length} files, ${(size / 1024).toFixed(0)} KiB of JavaScript`);
+
+/**
+ * Moves every file of `from` into `to` with rename (atomic per file; chunk names are content
+ * hashes, so an unchanged chunk is replaced by the same bytes), then removes what the new build
+ * no longer has, and `from`.
+ */
+function replaceInto(from: string, to: string): void {
+  const fresh = new Set<string>();
+  for (const rel of readdirSync(from, { recursive: true, encoding: "utf8" })) {
+    const src = path.join(from, rel);
+    if (statSync(src).isDirectory()) continue;
+    mkdirSync(path.dirname(path.join(to, rel)), { recursive: true });
+    renameSync(src, path.join(to, rel));
+    fresh.add(rel);
+  }
+  for (const rel of readdirSync(to, { recursive: true, encoding: "utf8" })) {
+    const file = path.join(to, rel);
+    if (!fresh.has(rel) && existsSync(file) && !statSync(file).isDirectory()) rmSync(file);
+  }
+  rmSync(from, { recursive: true, force: true });
+}
 
 function resolveFromPackage(specifier: string): string {
   return createRequire(path.join(pkgDir, "package.json")).resolve(specifier);

@@ -25,10 +25,11 @@ interface ErrorDocument {
 }
 
 /**
- * Runs `command --json` once: exit 2, the expected message in the human text on stderr (--json
- * moves only the result document to stdout; the text is the same as without it), no stack trace,
- * nothing changed, and stdout exactly one error document carrying the problems. One process per
- * case, not two: the plain run repeated the same checks on the same stderr.
+ * Runs `command` with --json: exit 2, the expected message on stderr, no stack trace, nothing
+ * changed, and stdout exactly one error document carrying the problems. Commands that log
+ * (publish, ci, doctor: their log goes to stdout without --json, to stderr with it) also run
+ * plain, once, to check the error text there; `plan` logs nothing, so its stderr is the same
+ * either way and one run does.
  */
 async function expectRejected(dir: string, ...expected: (string | RegExp)[]) {
   return expectCommandRejected(["plan"], dir, {}, ...expected);
@@ -41,6 +42,12 @@ async function expectCommandRejected(
   ...expected: (string | RegExp)[]
 ): Promise<ErrorDocument> {
   const before = treeDigest(dir);
+  if (command[0] !== "plan") {
+    const plain = await runFlotilla(command, { cwd: dir, env });
+    expect(plain.exitCode, plain.stderr).toBe(2);
+    for (const e of expected) expect(plain.stderr).toMatch(e);
+    expect(plain.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  }
   const json = await runFlotilla([...command, "--json"], { cwd: dir, env });
   expect(json.exitCode, json.stderr).toBe(2);
   for (const e of expected) expect(json.stderr).toMatch(e);

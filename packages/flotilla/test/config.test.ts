@@ -59,5 +59,7 @@ describe("config", () => {
       'images: unknown field(s) "tag" (did you mean "tags"?)',
     ]);
     expect(await problems({ github: { releasesNotes: true, zzz: 1 } })).toEqual(['github: unknown field(s) "releasesNotes", "zzz"']);
+    expect(await problems({ GIT: { PUSH: false } })).toEqual([': unknown field(s) "GIT" (did you mean "git"?)']);
+    expect(await problems({ git: { PUSH: false } })).toEqual(['git: unknown field(s) "PUSH" (did you mean "push"?)']);
   });
 });

@@ -45,8 +45,7 @@ const rejection = (p: Promise<unknown>) =>
     (e: Error & { code?: string }) => e,
   );
 
-// Side by side: each test has its own origin, and most of the file is waiting for heartbeats.
-describe.concurrent("the release lock's heartbeat", () => {
+describe("the release lock's heartbeat", () => {
   it("a lock from another runner whose heartbeat stopped is taken over at once (not after FLOTILLA_LOCK_STALE_SECONDS)", async () => {
     const { dir, origin, head } = repoWithOrigin();
     const tenMinutesAgo = new Date(Date.now() - 10 * 60_000).toISOString();

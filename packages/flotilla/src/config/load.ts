@@ -123,8 +123,11 @@ function fieldsAt(schema: z.ZodType, at: readonly PropertyKey[]): string[] {
 /** ` (did you mean "access"?)` for a misspelt field within a few edits of an allowed one, else "". */
 function didYouMean(key: string, known: string[]): string {
   if (!known.length) return "";
-  const near = closest(key, known);
-  return distance(key.toLowerCase(), near.toLowerCase()) <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${near}"?)` : "";
+  // Compared lowercased, so "PUSH" finds "push" (a case slip is one letter, however long the key).
+  const lower = known.map((k) => k.toLowerCase());
+  const near = closest(key.toLowerCase(), lower);
+  const field = known[lower.indexOf(near)]!;
+  return distance(key.toLowerCase(), near) <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${field}"?)` : "";
 }
 
 export function resolveConfig(c: FileConfig, env: Env, file?: string): Config {
