@@ -20,7 +20,7 @@ const arg = (name: string, def: number) => {
 const N = arg("n", 20);
 const RUNS = arg("runs", 15);
 const CHANGESET = path.join(root, "node_modules/@changesets/cli/bin.js");
-const FLOTILLA = path.join(root, "packages/flotilla/bin/flotilla.js");
+const FLOTILLA = path.join(root, "packages/flotilla/bundle/flotilla.mjs"); // the package's bin (pnpm build makes it)
 
 /** N packages in chains of five (`workspace:^`), three pending changesets, committed on main. */
 function generate(): string {

@@ -15,7 +15,7 @@ const FLOOR_SIZES = new Set(listArg("floor", SIZES));
 const RUNS = runsArg(3);
 const CONCURRENCY = 8; // flotilla's default --concurrency
 const CHANGESET = path.join(root, "node_modules/.bin/changeset");
-const FLOTILLA = path.join(root, "packages/flotilla/bin/flotilla.js");
+const FLOTILLA = path.join(root, "packages/flotilla/bundle/flotilla.mjs"); // the package's bin (pnpm build makes it)
 // libnpmpublish and p-limit are flotilla's dependencies, resolved from its package.
 const fromFlotilla = createRequire(path.join(root, "packages/flotilla/package.json"));
 const libnpmpublish = fromFlotilla("libnpmpublish") as typeof import("libnpmpublish");

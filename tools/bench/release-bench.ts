@@ -16,7 +16,7 @@ import { registerGithubRepo, startTestbed, stopTestbed, testbedEnv } from "../sr
 import { median, REPO_ROOT, runsArg } from "./common.ts";
 
 const RUNS = runsArg(3);
-const FLOTILLA = path.join(REPO_ROOT, "packages/flotilla/bin/flotilla.js");
+const FLOTILLA = path.join(REPO_ROOT, "packages/flotilla/bundle/flotilla.mjs"); // the package's bin (pnpm build makes it)
 
 interface Run {
   total: number;

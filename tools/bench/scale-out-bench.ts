@@ -23,7 +23,7 @@ import { readTestbed, testbedEnv } from "../src/testbed/index.ts";
 import { turboCacheEnv } from "../src/testbed/turbo-cache.ts";
 import { numArg, REPO_ROOT } from "./common.ts";
 
-const BIN = path.join(REPO_ROOT, "packages/flotilla/bin/flotilla.js");
+const BIN = path.join(REPO_ROOT, "packages/flotilla/bundle/flotilla.mjs"); // the package's bin (pnpm build makes it)
 const tb = readTestbed();
 if (!tb?.turboCache) throw new Error("testbed (with its turbo cache) not running: node tools/src/testbed-cli.ts start");
 const APPS = numArg("apps", 6);
