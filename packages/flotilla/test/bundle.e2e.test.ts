@@ -3,8 +3,8 @@
  * temporary folder with no node_modules above it (as the action's ref is checked out in a user's
  * job): they must run on their own, print what tsc's build prints, and release for real.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
@@ -17,15 +17,39 @@ let bundleDir = "";
 const cli = () => path.join(bundleDir, "flotilla.mjs");
 const action = () => path.join(bundleDir, "action.mjs");
 
-beforeAll(() => {
+/** Times the CLI entry was found missing while the rebuild ran (a release running from the bundle would have failed). */
+let entryMissing = 0;
+
+beforeAll(async () => {
   bundleDir = path.join(tempDir("flotilla-bundle-"), "bundle");
-  execFileSync(process.execPath, [path.join(pkgDir, "scripts/bundle.ts"), "--outdir", bundleDir], { stdio: "pipe" });
+  // A bundle folder from an older build: the new build replaces it file by file (scripts/bundle.ts).
+  mkdirSync(bundleDir);
+  writeFileSync(path.join(bundleDir, "chunk-OLDBUILD.mjs"), "export {};\n");
+  writeFileSync(path.join(bundleDir, "flotilla.mjs"), "throw new Error('the old build');\n");
+  const build = spawn(process.execPath, [path.join(pkgDir, "scripts/bundle.ts"), "--outdir", bundleDir], { stdio: "ignore" });
+  const built = new Promise<number | null>((resolve) => build.once("close", resolve));
+  let running = true;
+  void built.then(() => {
+    running = false;
+  });
+  while (running) {
+    if (!existsSync(path.join(bundleDir, "flotilla.mjs"))) entryMissing++;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  expect(await built).toBe(0);
   // Nothing to resolve from: no node_modules in any folder above the bundle.
   for (let d = path.dirname(bundleDir); d !== path.dirname(d); d = path.dirname(d))
     expect(existsSync(path.join(d, "node_modules"))).toBe(false);
 });
 
 describe("the bundled CLI", () => {
+  it("a rebuild replaces the old bundle in place: the entry is there throughout, stale files removed, no build folder left beside it", () => {
+    expect(existsSync(path.join(bundleDir, "chunk-OLDBUILD.mjs"))).toBe(false);
+    expect(readFileSync(path.join(bundleDir, "flotilla.mjs"), "utf8")).not.toContain("the old build");
+    expect(readdirSync(path.dirname(bundleDir))).toEqual(["bundle"]);
+    expect(entryMissing, "the entry was missing while the build ran").toBe(0);
+  });
+
   it("prints the version and the same plan as tsc's build", async () => {
     const version = await runFlotilla(["--version"], { cwd: bundleDir, bin: cli() });
     expect(version).toMatchObject({ exitCode: 0, stdout: JSON.parse(readFileSync(path.join(pkgDir, "package.json"), "utf8")).version });

@@ -39,6 +39,12 @@ function leaveLock(dir: string, head: string, holder: object, force = false): vo
   execFileSync("git", ["push", "--quiet", ...(force ? ["--force"] : []), "origin", `${c}:refs/flotilla/lock/${head}`], { cwd: dir });
 }
 
+/** A holder on this host (this test's pid) that beat just now, every 30 s; `more` sets its pid start and namespace. */
+const beatingHolderHere = (more: { pidStart: string | undefined; pidSpace?: string }) => {
+  const now = new Date().toISOString();
+  return { host: os.hostname(), pid: process.pid, ...more, started: now, heartbeat: now, every: 30 };
+};
+
 const rejection = (p: Promise<unknown>) =>
   p.then(
     () => undefined,
@@ -82,18 +88,9 @@ describe("the release lock's heartbeat", () => {
 
   it("a beating holder with this host's name but another pid namespace (a container sharing the host name) is waited for, whatever its pid names here", async () => {
     const { dir, head } = repoWithOrigin();
-    const now = new Date().toISOString();
     // Its pid is alive here (this test's own process) with another start time: in the holder's own
     // pid namespace that says nothing about the holder, which beats.
-    leaveLock(dir, head, {
-      host: os.hostname(),
-      pid: process.pid,
-      pidStart: "1",
-      pidSpace: "00000000-0000-0000-0000-000000000000 pid:[1]",
-      started: now,
-      heartbeat: now,
-      every: 30,
-    });
+    leaveLock(dir, head, beatingHolderHere({ pidStart: "1", pidSpace: "00000000-0000-0000-0000-000000000000 pid:[1]" }));
     const log: string[] = [];
     const err = await rejection(
       acquireReleaseLock(dir, head, { waitMs: 1500, staleMs: 6 * 3600_000, pollMs: 100, log: (m) => log.push(m) }),
@@ -104,15 +101,7 @@ describe("the release lock's heartbeat", () => {
 
   it("a holder on this host whose process is alive (same pid, same start) and beats is waited for", async () => {
     const { dir, head } = repoWithOrigin();
-    const now = new Date().toISOString();
-    leaveLock(dir, head, {
-      host: os.hostname(),
-      pid: process.pid,
-      pidStart: processStart(process.pid),
-      started: now,
-      heartbeat: now,
-      every: 30,
-    });
+    leaveLock(dir, head, beatingHolderHere({ pidStart: processStart(process.pid) }));
     const err = await rejection(acquireReleaseLock(dir, head, { waitMs: 1500, staleMs: 6 * 3600_000, pollMs: 100, log: () => {} }));
     expect(err?.code).toBe("RELEASE_LOCKED");
   });

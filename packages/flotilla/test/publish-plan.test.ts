@@ -174,6 +174,23 @@ describe("planPublish (pure)", () => {
 
 const fake = (run: StepHandlers["run"]): StepHandlers => ({ describe: (s) => `do ${s.id}`, run });
 
+/** The most handlers the runner had running at once over `steps` (each takes a few ms). */
+async function peakConcurrency(steps: Step[], concurrency: number): Promise<number> {
+  let now = 0;
+  let peak = 0;
+  await runSteps(
+    steps,
+    fake(async () => {
+      peak = Math.max(peak, ++now);
+      await new Promise((r) => setTimeout(r, 3));
+      now--;
+      return { status: "done" };
+    }),
+    { concurrency },
+  );
+  return peak;
+}
+
 describe("runSteps", () => {
   const step = (id: string, deps: string[] = [], extra: { after?: string[]; pkg?: string; kind?: Step["kind"] } = {}): Step =>
     ({
@@ -246,19 +263,12 @@ describe("runSteps", () => {
   });
 
   it("never runs more than `concurrency` handlers at once", async () => {
-    let now = 0;
-    let peak = 0;
-    await runSteps(
-      Array.from({ length: 10 }, (_, i) => step(`s${i}`)),
-      fake(async () => {
-        peak = Math.max(peak, ++now);
-        await new Promise((r) => setTimeout(r, 5));
-        now--;
-        return { status: "done" };
-      }),
-      { concurrency: 3 },
-    );
-    expect(peak).toBe(3);
+    expect(
+      await peakConcurrency(
+        Array.from({ length: 10 }, (_, i) => step(`s${i}`)),
+        3,
+      ),
+    ).toBe(3);
   });
 
   it("slots are per service: tag steps waiting for their push never hold the slots npm uploads need; --concurrency 1 runs every step alone", async () => {
@@ -284,19 +294,7 @@ describe("runSteps", () => {
     // With one pool of 2 slots the tags would hold both and nothing else could run: a deadlock here.
     expect([...(await out).values()].every((o) => o.status === "done")).toBe(true);
 
-    let now = 0;
-    let peak = 0;
-    await runSteps(
-      [...tags, ...npm, ...releases],
-      fake(async () => {
-        peak = Math.max(peak, ++now);
-        await new Promise((r) => setTimeout(r, 2));
-        now--;
-        return { status: "done" };
-      }),
-      { concurrency: 1 },
-    );
-    expect(peak).toBe(1);
+    expect(await peakConcurrency([...tags, ...npm, ...releases], 1)).toBe(1);
   });
 });
 
