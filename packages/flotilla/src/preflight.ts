@@ -122,7 +122,11 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
         return;
       }
       if (input.allowDirty) return;
-      const dirty = ((await gitOutput(input.rootDir, tools.gitStatus())) ?? "").split("\n").filter(Boolean);
+      // Tracked files only: a changed one means the release would differ from the commit. Untracked
+      // files are what builds and the packages' own lifecycle scripts (prepublishOnly, prepack)
+      // leave; counting them made the rerun after a successful release refuse the tree that run
+      // left (exit 2 instead of "nothing to release"). `ci`'s version commit still counts them.
+      const dirty = ((await gitOutput(input.rootDir, tools.gitStatusTracked())) ?? "").split("\n").filter(Boolean);
       if (dirty.length) {
         c.problems.push({
           code: "GIT_DIRTY",

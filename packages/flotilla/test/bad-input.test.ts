@@ -635,9 +635,10 @@ describe.concurrent("bad-input catalogue (offline): refused before any write, no
       area: "git",
       name: "a dirty working tree",
       command: ["publish", "--dry-run"],
-      edit: (d) => write(d, { "packages/a/index.js": "changed\n" }, false),
+      // A tracked file changed (untracked files are build output and do not count).
+      edit: (d) => write(d, { "packages/a/package.json": { name: "@x/a", version: "1.0.0", description: "changed" } }, false),
       code: "GIT_DIRTY",
-      expected: [/uncommitted changes \(packages\/a\/index\.js\)/, "--allow-dirty"],
+      expected: [/uncommitted changes \(packages\/a\/package\.json\)/, "--allow-dirty"],
     },
     {
       area: "git",

@@ -38,11 +38,11 @@ describe("flotilla doctor", () => {
     const tb = testbed();
     const s = uniqueScope();
     const { dir } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
-    writeFileSync(path.join(dir, "stray.txt"), "x");
+    writeFileSync(path.join(dir, "packages/lib/index.js"), "changed\n"); // a tracked file
     const r = await runFlotilla(["doctor"], { cwd: dir, env: envFor(tb, { NODE_AUTH_TOKEN: "nope-nope" }) });
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toMatch(
-      /✗ git working tree is clean\n\s+the working tree has uncommitted changes \(stray\.txt\) — fix: commit or stash them, or pass --allow-dirty/,
+      /✗ git working tree is clean\n\s+the working tree has uncommitted changes \(packages\/lib\/index\.js\) — fix: commit or stash them, or pass --allow-dirty/,
     );
     expect(r.stdout).toMatch(
       /✗ npm registry reachable and token accepted\n\s+http:\/\/127\.0\.0\.1:\d+: token refused — fix: check NODE_AUTH_TOKEN/,

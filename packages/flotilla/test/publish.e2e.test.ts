@@ -281,6 +281,23 @@ describe("flotilla publish", () => {
     expect(remoteTagNames(origin)).toEqual([]);
   });
 
+  it("a package's prepublishOnly leaves an untracked file: the run succeeds and the rerun right after finds nothing to release", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
+    const pj = path.join(dir, "packages/lib/package.json");
+    const manifest = JSON.parse(readFileSync(pj, "utf8"));
+    writeFileSync(pj, JSON.stringify({ ...manifest, scripts: { prepublishOnly: "node -e \"require('fs').writeFileSync('built.txt','x')\"" } }));
+    gitCommitAll(dir, "prepublishOnly");
+    const env = envFor(tb);
+    const first = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(first.exitCode, first.stdout + first.stderr).toBe(0);
+    expect(readFileSync(path.join(dir, "packages/lib/built.txt"), "utf8")).toBe("x"); // left in the tree, untracked
+    const again = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toContain("Nothing to release");
+  });
+
   it("preflight collects every problem: refused token and a dirty tree → exit 2, nothing done", async () => {
     const tb = testbed();
     const s = uniqueScope();

@@ -47,6 +47,8 @@ export const tools = {
   gitTag: (tag: string, commit?: string): Invocation => ["git", ["tag", "-a", tag, "-m", tag, ...(commit ? [commit] : [])]],
   gitPushTags: (tags: string[]): Invocation => ["git", ["push", "--atomic", "origin", ...tags.map((t) => `refs/tags/${t}:refs/tags/${t}`)]],
   gitStatus: (): Invocation => ["git", ["status", "--porcelain", "--untracked-files=normal"]],
+  /** Changes to tracked files only: what publish's preflight refuses (untracked files are build output). */
+  gitStatusTracked: (): Invocation => ["git", ["status", "--porcelain", "--untracked-files=no"]],
   gitHead: (): Invocation => ["git", ["rev-parse", "HEAD"]],
 } as const;
 
