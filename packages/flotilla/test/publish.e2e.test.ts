@@ -287,7 +287,10 @@ describe("flotilla publish", () => {
     const { dir } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
     const pj = path.join(dir, "packages/lib/package.json");
     const manifest = JSON.parse(readFileSync(pj, "utf8"));
-    writeFileSync(pj, JSON.stringify({ ...manifest, scripts: { prepublishOnly: "node -e \"require('fs').writeFileSync('built.txt','x')\"" } }));
+    writeFileSync(
+      pj,
+      JSON.stringify({ ...manifest, scripts: { prepublishOnly: "node -e \"require('fs').writeFileSync('built.txt','x')\"" } }),
+    );
     gitCommitAll(dir, "prepublishOnly");
     const env = envFor(tb);
     const first = await runFlotilla(["publish", "--skip-build"], { cwd: dir, env });
