@@ -16,6 +16,7 @@
  *   <name>-<hash>.mjs    chunks: each `await import()` in the code stays a lazily loaded file, so
  *                        `plan` never parses dockerode, libnpmpublish or Octokit
  *   node_modules/<name>/ the packages src/ resolves at run time with createRequire (below)
+ *   proto/*.proto        dockerode's BuildKit schemas, which it reads from its own folder
  *   THIRD-PARTY-LICENSES.txt  the licences of the bundled packages
  *
  * One difference from Node: `await import("cjs-package")` gives only `default` (module.exports) in
@@ -144,6 +145,15 @@ for (const f of readdirSync(outdir).filter((f) => f.endsWith(".mjs"))) {
     }
   }
 }
+
+/**
+ * Files bundled CommonJS reads at run time from `__dirname` (the bundle's folder once bundled):
+ * dockerode's BuildKit session and progress decoder load their .proto schemas from `proto/`.
+ */
+const dockerodeLib = path.join(path.dirname(resolveFromPackage("dockerode")), "proto");
+mkdirSync(path.join(outdir, "proto"));
+for (const f of readdirSync(dockerodeLib).filter((f) => f.endsWith(".proto")))
+  writeFileSync(path.join(outdir, "proto", f), readFileSync(path.join(dockerodeLib, f)));
 
 writeFileSync(path.join(outdir, "THIRD-PARTY-LICENSES.txt"), licences([result.metafile, ...resolvedMetafiles]));
 

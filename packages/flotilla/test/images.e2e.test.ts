@@ -171,11 +171,15 @@ describe("images", () => {
     expect(again.stdout).toContain("Nothing to release");
   });
 
-  it("a failing RUN → exit 1 naming the app and the step; the other packages are released", async () => {
+  it.each([
+    ["BuildKit (the default)", {}, /executor failed running \[.*exit 3'\]: exit code: 3/],
+    ['the classic builder (images.builder: "classic")', { builder: "classic" }, /returned a non-zero code: 3/],
+  ])("a failing RUN with %s → exit 1 naming the app and the step; the other packages are released", async (_name, images, message) => {
     const tb = testbed();
     const s = uniqueScope();
     const { dir, app, origin } = appWorkspace(s, "1.0.0", {
       [`apps/app-${s}/Dockerfile`]: "FROM node:24-slim\nRUN sh -c 'echo broken build; exit 3'\n",
+      "flotilla.config.json": { images },
     });
     const r = await runFlotilla(["publish", "--skip-build", "--json"], { cwd: dir, env: envFor(tb) });
     expect(r.exitCode).toBe(1);
@@ -184,9 +188,34 @@ describe("images", () => {
     expect(appRel.status).toBe("failed");
     expect(appRel.error).toContain(`build ${tb.registry.host}/acme/${app}:1.0.0`);
     expect(appRel.error).toContain(`Dockerfile step "RUN sh -c 'echo broken build; exit 3'"`);
-    expect(appRel.error).toMatch(/returned a non-zero code: 3/);
+    expect(appRel.error).toMatch(message);
     expect(rel.find((x) => x.name === `@${s}/lib`)!.status).toBe("published");
     expect(remoteTagNames(origin)).toEqual([`@${s}/lib@1.0.0`]);
+  });
+
+  it("a Dockerfile written for BuildKit (RUN --mount) builds as `docker build` builds it; the classic builder refuses it", async () => {
+    const tb = testbed();
+    const dockerfile =
+      "FROM node:24-slim\nRUN --mount=type=cache,target=/cache sh -c 'echo cached > /cache/x && echo built > /built.txt'\n";
+    for (const [images, ok] of [
+      [{}, true],
+      [{ builder: "classic" }, false],
+    ] as const) {
+      const s = uniqueScope();
+      const { dir, app } = appWorkspace(s, "1.0.0", { [`apps/app-${s}/Dockerfile`]: dockerfile, "flotilla.config.json": { images } });
+      const r = await runFlotilla(["publish", "--skip-build", "--json"], { cwd: dir, env: envFor(tb) });
+      const appRel = (JSON.parse(r.stdout).releases as { name: string; status: string; error?: string }[]).find(
+        (x) => x.name === `@${s}/${app}`,
+      )!;
+      if (ok) {
+        expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+        expect(Object.keys(await tagDigests(tb, `acme/${app}`)).sort()).toEqual(["1", "1.0", "1.0.0", "latest"]);
+      } else {
+        expect(r.exitCode).toBe(1);
+        expect(appRel.status).toBe("failed");
+        expect(appRel.error).toMatch(/docker build failed.*--mount/);
+      }
+    }
   });
 
   it("registry credentials refused → exit 2 in preflight, nothing built or pushed", async () => {

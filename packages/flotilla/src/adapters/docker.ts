@@ -25,6 +25,8 @@ export interface BuildSpec {
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
   platform?: string;
+  /** The daemon's builder (default BuildKit, as `docker build`; see buildImage). */
+  builder?: "buildkit" | "classic";
 }
 
 export interface AuthConfig {
@@ -80,10 +82,23 @@ interface StreamEvent {
   aux?: { ID?: string; Digest?: string; Tag?: string };
 }
 
-/** Follows a progress stream; errors inside the 200 stream (REGISTRIES C3) reject. */
-function follow(docker: Docker, stream: NodeJS.ReadableStream, onEvent?: (e: StreamEvent) => void): Promise<StreamEvent[]> {
+/**
+ * Follows a progress stream; errors inside the 200 stream (REGISTRIES C3) reject. `buildkit`:
+ * dockerode's own follower, which also decodes BuildKit's status messages (base64 protobuf under
+ * `moby.buildkit.trace`) into `stream` lines: "[<vertex digest>] [2/3] RUN …", "ERROR: …", the
+ * RUN's output.
+ */
+function follow(
+  docker: Docker,
+  stream: NodeJS.ReadableStream,
+  onEvent?: (e: StreamEvent) => void,
+  buildkit = false,
+): Promise<StreamEvent[]> {
+  const follower = buildkit
+    ? (docker as unknown as { followProgress: Docker["modem"]["followProgress"] }).followProgress.bind(docker)
+    : docker.modem.followProgress.bind(docker.modem);
   return new Promise((resolve, reject) => {
-    docker.modem.followProgress(
+    follower(
       stream,
       (err: Error | null, events: StreamEvent[]) => {
         if (err) return reject(err);
@@ -97,40 +112,75 @@ function follow(docker: Docker, stream: NodeJS.ReadableStream, onEvent?: (e: Str
 }
 
 /**
- * Builds an image (classic builder: no BuildKit on these daemons). Returns the image ID. The
- * classic builder's cache ignores the platform (Docker 20.10: `FROM scratch` + `COPY` for amd64
- * after arm64 returns the arm64 image), so an image of another platform is built again without cache.
+ * Builds an image; returns its ID. BuildKit by default (Engine API `version=2`, the builder
+ * `docker build` uses since Docker 23): the Dockerfiles users write for it (RUN --mount, heredocs,
+ * COPY --chmod) build as they do locally, and a build costs the daemon a fraction of the classic
+ * builder's work (no container and no untar helper process per step: ~0.3 against ~1.4 CPU-s for
+ * examples/apps/web, measured on the testbed's Docker 20.10). dockerode opens the BuildKit session
+ * the daemon asks for. A daemon without BuildKit (Windows) gets the classic build instead, as does
+ * `images.builder: "classic"`. The classic builder's cache ignores the platform (Docker 20.10:
+ * `FROM scratch` + `COPY` for amd64 after arm64 returns the arm64 image), so an image of another
+ * platform is built again without cache.
  */
 export async function buildImage(docker: Docker, spec: BuildSpec, onLine?: (line: string) => void): Promise<string> {
-  const id = await buildOnce(docker, spec, false, onLine);
+  let builder = spec.builder ?? "buildkit";
+  let id: string;
+  try {
+    id = await buildOnce(docker, spec, builder, false, onLine);
+  } catch (err) {
+    if (builder !== "buildkit" || !/buildkit not supported/i.test((err as Error).message)) throw err;
+    builder = "classic";
+    onLine?.("the daemon has no BuildKit: building with the classic builder\n");
+    id = await buildOnce(docker, spec, builder, false, onLine);
+  }
   if (!spec.platform) return id;
   const info = await docker.getImage(id).inspect();
   if (spec.platform.startsWith(`${info.Os}/${info.Architecture}`)) return id;
-  return buildOnce(docker, spec, true, onLine);
+  return buildOnce(docker, spec, builder, true, onLine);
 }
 
-async function buildOnce(docker: Docker, spec: BuildSpec, nocache: boolean, onLine?: (line: string) => void): Promise<string> {
-  const stream = await docker.buildImage(contextStream(spec.context, spec.dockerfile) as never, {
-    ...(nocache ? { nocache: true } : {}),
-    t: spec.tag,
-    dockerfile: spec.dockerfile,
-    buildargs: spec.buildArgs,
-    labels: spec.labels,
-    ...(spec.platform ? { platform: spec.platform } : {}),
-    rm: true,
-    forcerm: true,
-  });
+/** The Dockerfile step a progress line starts: classic "Step 2/3 : RUN …", BuildKit "[sha256:a372b] [stage 2/3] RUN …". */
+const STEP_LINE = /^(?:Step \d+\/\d+ : |\[[^\]\s]+\] \[(?:[^\]]* )?\d+\/\d+\] )(.*)$/m;
+
+async function buildOnce(
+  docker: Docker,
+  spec: BuildSpec,
+  builder: "buildkit" | "classic",
+  nocache: boolean,
+  onLine?: (line: string) => void,
+): Promise<string> {
+  const buildkit = builder === "buildkit";
+  const stream = await docker.buildImage(
+    contextStream(spec.context, spec.dockerfile) as never,
+    {
+      ...(buildkit ? { version: "2" } : { rm: true, forcerm: true }),
+      ...(nocache ? { nocache: true } : {}),
+      t: spec.tag,
+      dockerfile: spec.dockerfile,
+      buildargs: spec.buildArgs,
+      labels: spec.labels,
+      ...(spec.platform ? { platform: spec.platform } : {}),
+    } as Docker.ImageBuildOptions,
+  );
+  // The step that failed is the last one started before the error (BuildKit runs independent
+  // stages side by side, so with several stages it may name a sibling; the message names the command).
   let lastStep = "";
   try {
-    const events = await follow(docker, stream, (e) => {
-      if (e.stream) {
-        const m = /^Step \d+\/\d+ : (.*)$/m.exec(e.stream);
-        if (m) lastStep = m[1]!.trim();
-        onLine?.(e.stream);
-      }
-    });
-    const id = events.find((e) => e.aux?.ID)?.aux?.ID ?? (await docker.getImage(spec.tag).inspect()).Id;
-    return id;
+    const events = await follow(
+      docker,
+      stream,
+      (e) => {
+        if (e.stream) {
+          const m = STEP_LINE.exec(e.stream);
+          if (m) lastStep = m[1]!.trim();
+          onLine?.(e.stream);
+        }
+      },
+      buildkit,
+    );
+    // Classic: `aux.ID`; BuildKit: dockerode's "Built image: sha256:…" line for `moby.image.id`.
+    const built = events.map((e) => e.aux?.ID ?? /^Built image: (sha256:[0-9a-f]+)/.exec(e.stream ?? "")?.[1]).find(Boolean);
+    return built ?? (await docker.getImage(spec.tag).inspect()).Id;
   } catch (err) {
     const where = lastStep ? ` at Dockerfile step "${lastStep}"` : "";
     throw new Error(`docker build failed${where}: ${(err as Error).message.trim()}`);

@@ -22,6 +22,8 @@ export interface Config {
   images: {
     registry: string;
     tags: ImageTagKind[];
+    /** The daemon's builder: BuildKit (as `docker build`), or the classic builder when asked. */
+    builder: "buildkit" | "classic";
     /** Per-package settings of the packages configured as images (entries set to false are in `disabled`). */
     apps: Record<string, ImageAppConfig>;
     /** Packages configured `images.apps.<name>: false`: never images. */
@@ -143,6 +145,7 @@ export function resolveConfig(c: FileConfig, env: Env, file?: string): Config {
     images: {
       registry: env.FLOTILLA_IMAGE_REGISTRY || c.images?.registry || DEFAULT_IMAGE_REGISTRY,
       tags: c.images?.tags ?? DEFAULT_IMAGE_TAGS,
+      builder: c.images?.builder ?? "buildkit",
       apps: Object.fromEntries(Object.entries(c.images?.apps ?? {}).filter((e): e is [string, ImageAppConfig] => e[1] !== false)),
       disabled: Object.entries(c.images?.apps ?? {})
         .filter(([, v]) => v === false)

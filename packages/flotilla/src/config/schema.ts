@@ -45,6 +45,12 @@ export const configSchema = z
       .strictObject({
         registry: z.string().min(1).optional().describe("OCI registry host (default ghcr.io; env FLOTILLA_IMAGE_REGISTRY)"),
         tags: z.array(z.enum(IMAGE_TAG_KINDS)).optional().describe("Which tags to push for each image version"),
+        builder: z
+          .enum(["buildkit", "classic"])
+          .optional()
+          .describe(
+            'Which of the daemon\'s builders builds images: "buildkit" (default, what `docker build` uses) or "classic" (the legacy builder)',
+          ),
         apps: z
           .record(z.string(), z.union([z.literal(false), imageApp]))
           .optional()

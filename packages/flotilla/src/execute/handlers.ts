@@ -93,6 +93,7 @@ export const handlers: { [K in Step["kind"]]: Handler<K> } = {
           buildArgs: p.buildArgs,
           labels: { ...p.labels, "org.opencontainers.image.created": new Date().toISOString() },
           ...(p.platform ? { platform: p.platform } : {}),
+          builder: ctx.config.images.builder,
         }),
       );
       // Checked again right before the push: the build took a while.
