@@ -5,10 +5,12 @@
  * invocation, interleaved, on the testbed's Docker daemon and OCI registry. Prints medians and
  * the ratio naive / flotilla. Not a test: figures, not assertions.
  *
- *   node tools/bench/image-bench.ts [--apps 2,6] [--runs 3] [--builds label=bin,…]
+ *   node tools/bench/image-bench.ts [--apps 2,6] [--runs 3] [--builds label=bin[:classic],…]
  *
- * `--builds` times other copies of the CLI beside the naive script (default: tsc's bin and the
- * bundle, `pnpm --filter @flotilla/flotilla bundle`, which the GitHub Action runs).
+ * `--builds` times copies of the CLI beside the naive script, each with the daemon's builder it
+ * names (default: the bundle, the package's bin, with BuildKit — flotilla's default — and with
+ * `images.builder: "classic"`, the builder the naive script's `docker build` uses on a machine
+ * without the buildx plugin, as this one).
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -21,16 +23,24 @@ import { listArg, median, REPO_ROOT, runsArg } from "./common.ts";
 const APPS = listArg("apps", [2, 6]);
 const RUNS = runsArg(3);
 const buildsArg = process.argv.indexOf("--builds");
-const BUILDS: Record<string, string> =
+const BUNDLE = path.join(REPO_ROOT, "packages/flotilla/bundle/flotilla.mjs");
+type Builder = "buildkit" | "classic";
+const BUILDS: Record<string, { bin: string; builder: Builder }> =
   buildsArg > 0
-    ? Object.fromEntries(process.argv[buildsArg + 1]!.split(",").map((b) => b.split("=") as [string, string]))
+    ? Object.fromEntries(
+        process.argv[buildsArg + 1]!.split(",").map((b) => {
+          const [label, spec] = b.split("=") as [string, string];
+          const [bin, builder] = spec.split(":") as [string, Builder | undefined];
+          return [label, { bin, builder: builder ?? "buildkit" }];
+        }),
+      )
     : {
-        "flotilla (tsc)": path.join(REPO_ROOT, "packages/flotilla/bin/flotilla.js"),
-        "flotilla (bundle)": path.join(REPO_ROOT, "packages/flotilla/bundle/flotilla.mjs"),
+        "flotilla (BuildKit)": { bin: BUNDLE, builder: "buildkit" },
+        "flotilla (classic builder)": { bin: BUNDLE, builder: "classic" },
       };
 
 /** K private apps with a Dockerfile each; `salt` makes every layer new (a cold cache). */
-function appsWorkspace(tb: Testbed, k: number, salt: string) {
+function appsWorkspace(tb: Testbed, k: number, salt: string, builder: Builder = "buildkit") {
   const s = uniqueScope();
   const files: Record<string, string> = {};
   for (let i = 0; i < k; i++) {
@@ -39,7 +49,7 @@ function appsWorkspace(tb: Testbed, k: number, salt: string) {
     files[`apps/app${i}/server.js`] = `console.log(${JSON.stringify(`${salt}-${i}`)});\n`;
   }
   const pkgs = Array.from({ length: k }, (_, i) => ({ name: `@${s}/app${i}`, version: "1.0.0", private: true, dir: `apps/app${i}` }));
-  return { ...releasableWorkspace(pkgs, files), scope: s };
+  return { ...releasableWorkspace(pkgs, { ...files, "flotilla.config.json": { images: { builder } } }), scope: s };
 }
 
 async function naive(tb: Testbed, dir: string, k: number, owner: string, dockerConfig: string): Promise<number> {
@@ -86,8 +96,8 @@ try {
       const salt = `${Date.now().toString(36)}${i}`;
       const a = appsWorkspace(tb, k, `n${salt}`);
       t.get("naive")!.push(await naive(tb, a.dir, k, `n${a.scope}`, dockerConfig));
-      for (const [j, [name, bin]] of Object.entries(BUILDS).entries()) {
-        const b = appsWorkspace(tb, k, `f${j}${salt}`);
+      for (const [j, [name, { bin, builder }]] of Object.entries(BUILDS).entries()) {
+        const b = appsWorkspace(tb, k, `f${j}${salt}`, builder);
         t.get(name)!.push(await flotilla(tb, bin, b.dir, `f${b.scope}`));
       }
       console.error(`  ${k} apps #${i + 1}: ${[...t].map(([name, xs]) => `${name} ${(xs.at(-1)! / 1000).toFixed(2)} s`).join(", ")}`);

@@ -189,7 +189,7 @@ export async function registerGithubRepo(
     releases?: { tag_name: string; name?: string; body?: string; prerelease?: boolean }[];
   } = {},
 ): Promise<void> {
-  const res = await fetch(`${tb.github.url}/_stub/repos`, {
+  const res = await stubFetch(`${tb.github.url}/_stub/repos`, {
     method: "POST",
     body: JSON.stringify({ owner, repo, remote: opts.remote, default_branch: opts.defaultBranch, releases: opts.releases }),
   });
@@ -224,5 +224,30 @@ export interface GithubStubState {
  */
 export async function githubState(tb: Testbed, repo?: string): Promise<GithubStubState> {
   const q = repo ? `?repo=${encodeURIComponent(repo)}` : "";
-  return (await (await fetch(`${tb.github.url}/_stub/state${q}`)).json()) as never;
+  return (await (await stubFetch(`${tb.github.url}/_stub/state${q}`)).json()) as never;
+}
+
+/**
+ * A request to the stand-in's control API (not the API flotilla is tested against), tried again
+ * when it never reached the stand-in: a test worker whose event loop a synchronous child process
+ * held for seconds (`pnpm install` in a test running beside it) finds its connect timed out.
+ * A GET is tried again after any network error; a POST only when it was never sent. A last
+ * failure names its cause.
+ */
+async function stubFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const unsent = cause?.code === "UND_ERR_CONNECT_TIMEOUT" || cause?.code === "ECONNREFUSED";
+      if (attempt < 3 && (unsent || (init.method ?? "GET") === "GET")) {
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+        continue;
+      }
+      throw new Error(
+        `GitHub stand-in: ${init.method ?? "GET"} ${new URL(url).pathname}: ${(err as Error).message} (${cause?.code ?? cause?.message ?? "no cause"})`,
+      );
+    }
+  }
 }
