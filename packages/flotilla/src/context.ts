@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { readConfig as readChangesetsConfig } from "@changesets/config";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import picomatch from "picomatch";
 import { originUrl } from "./adapters/git.ts";
 import { GitHub, type RepoRef, repoRef } from "./adapters/github.ts";
@@ -60,11 +61,14 @@ export interface Checkout {
 
 export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
   const rootDir = findWorkspaceRoot(opts.cwd);
+  // The two git processes run while this process reads the config and the workspace (neither
+  // fails: no repository or no origin reads as undefined).
+  const checkout = Promise.all([originUrl(rootDir), gitOutput(rootDir, tools.gitHead()).then((h) => h?.trim() || undefined)]);
   const config = await loadConfig(rootDir, { configPath: opts.configPath, env: opts.env });
   const workspace = await discoverWorkspace(rootDir, config);
   const endpointProblems = checkEndpoints(config, workspace, opts.env);
   if (endpointProblems.length) throw new InputError(endpointProblems);
-  const [origin, head] = await Promise.all([originUrl(rootDir), gitOutput(rootDir, tools.gitHead()).then((h) => h?.trim() || undefined)]);
+  const [origin, head] = await checkout;
   const owner = resolveOwner(config.owner, opts.env, origin);
   const secrets = secretsFromEnv(opts.env);
   const npmToken = opts.env.NODE_AUTH_TOKEN || opts.env.GITHUB_TOKEN || undefined;
@@ -90,8 +94,7 @@ export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
     }
   }
   const stages = new Set<Stage>(opts.only?.length ? opts.only : ["npm", "images", "git", "github"]);
-  const cs = await readChangesetsConfig(rootDir, workspace.manypkg).catch(() => undefined);
-  const tagPrivate = cs?.config?.privatePackages.tag ?? false;
+  const tagPrivate = await tagsPrivatePackages(rootDir);
   const imageNames = new Map<string, string>();
   const ociRegistries = new Map<string, OciRegistry>();
   const imageAuth = {
@@ -129,6 +132,27 @@ export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
     repo,
     checkout: { head, origin },
   };
+}
+
+/**
+ * changesets' `privatePackages.tag` (whether private packages get git tags): `true` or
+ * `{ "version": true, "tag": true }`; absent, false, or any other form: false (changesets 3's
+ * defaults). Read from .changeset/config.json directly, not through @changesets/config, whose
+ * validation builds the dependents graph of every package to answer this one boolean (31 ms of
+ * a 1,000-package no-op). `{ "version": false, "tag": true }` is invalid to changesets, and a
+ * config it cannot read gave false before: both read as false here too. (`plan` and `version`
+ * still read the whole config through changesets, and report its errors.)
+ */
+export async function tagsPrivatePackages(rootDir: string): Promise<boolean> {
+  let cfg: { privatePackages?: unknown };
+  try {
+    cfg = JSON.parse(await readFile(path.join(rootDir, ".changeset", "config.json"), "utf8")) as typeof cfg;
+  } catch {
+    return false;
+  }
+  const pp = cfg?.privatePackages as boolean | { version?: unknown; tag?: unknown } | undefined;
+  if (pp === true) return true;
+  return typeof pp === "object" && pp !== null && pp.tag === true && pp.version === true;
 }
 
 /**

@@ -1,5 +1,7 @@
 import path from "node:path";
+import { readConfig } from "@changesets/config";
 import { describe, expect, it } from "vitest";
+import { tagsPrivatePackages } from "../src/context.ts";
 import { expectSameAsChangesets } from "./helpers/changesets-status.ts";
 import { REPO_ROOT, runFlotilla } from "./helpers/cli.ts";
 import { copyTree, gitCommitAll, makeWorkspace } from "./helpers/fixtures.ts";
@@ -91,5 +93,30 @@ describe("flotilla plan output", () => {
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain("No pending changesets");
     expect(JSON.parse((await runFlotilla(["plan", "--json"], { cwd: dir })).stdout).releases).toEqual([]);
+  });
+});
+
+describe("which private packages get tags: flotilla's read of .changeset/config.json agrees with @changesets/config", () => {
+  it.each([
+    ["absent", undefined],
+    ["false", false],
+    ["true", true],
+    ["{}", {}],
+    ["{ version: true }", { version: true }],
+    ["{ version: true, tag: false }", { version: true, tag: false }],
+    ["{ version: true, tag: true }", { version: true, tag: true }],
+    ["{ version: false, tag: true } (invalid)", { version: false, tag: true }],
+    ['{ tag: "yes" } (invalid)', { tag: "yes" }],
+  ])("privatePackages %s", async (_name, privatePackages) => {
+    const dir = makeWorkspace({
+      packages: [{ name: "@x/a", version: "1.0.0" }],
+      changesetConfig: privatePackages === undefined ? {} : { privatePackages },
+    });
+    // A config changesets refuses (errors, no config) read as "no tags" in flotilla before, too.
+    const theirs = await readConfig(dir).then(
+      (r) => r.config?.privatePackages.tag ?? false,
+      () => false,
+    );
+    expect(await tagsPrivatePackages(dir)).toBe(theirs);
   });
 });
