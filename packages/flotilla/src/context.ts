@@ -139,9 +139,10 @@ export async function discover(opts: CommonOptions): Promise<ReleaseContext> {
  * `{ "version": true, "tag": true }`; absent, false, or any other form: false (changesets 3's
  * defaults). Read from .changeset/config.json directly, not through @changesets/config, whose
  * validation builds the dependents graph of every package to answer this one boolean (31 ms of
- * a 1,000-package no-op). `{ "version": false, "tag": true }` is invalid to changesets, and a
- * config it cannot read gave false before: both read as false here too. (`plan` and `version`
- * still read the whole config through changesets, and report its errors.)
+ * a 1,000-package no-op). `{ "version": false, "tag": true }` is invalid to changesets and reads
+ * as false, as does a file that is not JSON. One difference, deliberate: a config changesets
+ * refuses for another field (`"access": "bogus"`) gave false before and now honours its
+ * `privatePackages` (`plan` and `version` read the whole config through changesets and refuse it).
  */
 export async function tagsPrivatePackages(rootDir: string): Promise<boolean> {
   let cfg: { privatePackages?: unknown };

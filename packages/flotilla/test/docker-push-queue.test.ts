@@ -22,4 +22,20 @@ describe("LayerQueue", () => {
     q.read('{"status":"Pushed","id":"aaa"}\n{"status":"Layer already exists","id":"bbb"}\nnot json\n');
     expect(q.waiting()).toBe(false);
   });
+
+  it("collects the layers a push got into the repository (pushed or mounted; not those already there) across attempts", () => {
+    const up = new Set<string>();
+    const first = new LayerQueue(up);
+    first.read(
+      '{"status":"Pushed","id":"aaa"}\n{"status":"Layer already exists","id":"bbb"}\n{"status":"Mounted from acme/api","id":"ccc"}\n',
+    );
+    first.read('{"status":"Pushing","id":"ddd"}\n');
+    expect([...up].sort()).toEqual(["aaa", "ccc"]);
+    // The next attempt finds them there: no new layer, so no progress.
+    const second = new LayerQueue(up);
+    second.read('{"status":"Layer already exists","id":"aaa"}\n{"status":"Layer already exists","id":"ccc"}\n');
+    expect(up.size).toBe(2);
+    second.read('{"status":"Pushed","id":"ddd"}\n');
+    expect(up.size).toBe(3);
+  });
 });

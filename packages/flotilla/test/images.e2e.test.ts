@@ -172,7 +172,8 @@ describe("images", () => {
   });
 
   it.each([
-    ["BuildKit (the default)", {}, /executor failed running \[.*exit 3'\]: exit code: 3/],
+    // Docker 20.10's BuildKit, and the wording of Docker 23 and later.
+    ["BuildKit (the default)", {}, /(executor failed running \[.*exit 3'\]|did not complete successfully): exit code: 3/],
     ['the classic builder (images.builder: "classic")', { builder: "classic" }, /returned a non-zero code: 3/],
   ])("a failing RUN with %s → exit 1 naming the app and the step; the other packages are released", async (_name, images, message) => {
     const tb = testbed();
@@ -191,6 +192,21 @@ describe("images", () => {
     expect(appRel.error).toMatch(message);
     expect(rel.find((x) => x.name === `@${s}/lib`)!.status).toBe("published");
     expect(remoteTagNames(origin)).toEqual([`@${s}/lib@1.0.0`]);
+  });
+
+  it("a COPY of a file the context lacks (BuildKit fails it as it starts): exit 1 naming that step", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, app } = appWorkspace(s, "1.0.0", {
+      [`apps/app-${s}/Dockerfile`]: "FROM node:24-slim\nWORKDIR /app\nCOPY missing.txt ./\n",
+    });
+    const r = await runFlotilla(["publish", "--skip-build", "--json"], { cwd: dir, env: envFor(tb) });
+    expect(r.exitCode).toBe(1);
+    const appRel = (JSON.parse(r.stdout).releases as { name: string; status: string; error?: string }[]).find(
+      (x) => x.name === `@${s}/${app}`,
+    )!;
+    expect(appRel.error).toContain(`docker build failed at Dockerfile step "COPY missing.txt ./"`);
+    expect(appRel.error).toMatch(/missing\.txt.*not found/);
   });
 
   it("a Dockerfile written for BuildKit (RUN --mount) builds as `docker build` builds it; the classic builder refuses it", async () => {
@@ -213,7 +229,7 @@ describe("images", () => {
       } else {
         expect(r.exitCode).toBe(1);
         expect(appRel.status).toBe("failed");
-        expect(appRel.error).toMatch(/docker build failed.*--mount/);
+        expect(appRel.error).toMatch(/docker build failed.*(--mount|unknown flag: mount)/i);
       }
     }
   });

@@ -96,7 +96,7 @@ describe("flotilla plan output", () => {
   });
 });
 
-describe("which private packages get tags: flotilla's read of .changeset/config.json agrees with @changesets/config", () => {
+describe("which private packages get tags: flotilla's read of .changeset/config.json", () => {
   it.each([
     ["absent", undefined],
     ["false", false],
@@ -107,7 +107,7 @@ describe("which private packages get tags: flotilla's read of .changeset/config.
     ["{ version: true, tag: true }", { version: true, tag: true }],
     ["{ version: false, tag: true } (invalid)", { version: false, tag: true }],
     ['{ tag: "yes" } (invalid)', { tag: "yes" }],
-  ])("privatePackages %s", async (_name, privatePackages) => {
+  ])("privatePackages %s: as @changesets/config reads it", async (_name, privatePackages) => {
     const dir = makeWorkspace({
       packages: [{ name: "@x/a", version: "1.0.0" }],
       changesetConfig: privatePackages === undefined ? {} : { privatePackages },
@@ -118,5 +118,14 @@ describe("which private packages get tags: flotilla's read of .changeset/config.
       () => false,
     );
     expect(await tagsPrivatePackages(dir)).toBe(theirs);
+  });
+
+  it("a config changesets refuses for another field: privatePackages is honoured (changesets' readConfig gives no config at all)", async () => {
+    const dir = makeWorkspace({
+      packages: [{ name: "@x/a", version: "1.0.0" }],
+      changesetConfig: { access: "bogus", privatePackages: { version: true, tag: true } },
+    });
+    expect((await readConfig(dir)).config).toBeUndefined();
+    expect(await tagsPrivatePackages(dir)).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import type Docker from "dockerode";
 import tar from "tar-fs";
+import { BuildkitProgress } from "./buildkit-status.ts";
 import { OciRegistry, splitImageName } from "./oci-registry.ts";
 import { isTransient, withRetry } from "./retry.ts";
 
@@ -75,30 +76,22 @@ export function contextStream(context: string, dockerfile: string): NodeJS.Reada
 }
 
 interface StreamEvent {
+  id?: string;
   stream?: string;
   status?: string;
   error?: string;
   errorDetail?: { message?: string };
-  aux?: { ID?: string; Digest?: string; Tag?: string };
+  /** Classic build and push results: `{ ID }`, `{ Digest }`; BuildKit: its status (a base64 string) or `{ ID }`. */
+  aux?: { ID?: string; Digest?: string; Tag?: string } | string;
 }
 
-/**
- * Follows a progress stream; errors inside the 200 stream (REGISTRIES C3) reject. `buildkit`:
- * dockerode's own follower, which also decodes BuildKit's status messages (base64 protobuf under
- * `moby.buildkit.trace`) into `stream` lines: "[<vertex digest>] [2/3] RUN …", "ERROR: …", the
- * RUN's output.
- */
-function follow(
-  docker: Docker,
-  stream: NodeJS.ReadableStream,
-  onEvent?: (e: StreamEvent) => void,
-  buildkit = false,
-): Promise<StreamEvent[]> {
-  const follower = buildkit
-    ? (docker as unknown as { followProgress: Docker["modem"]["followProgress"] }).followProgress.bind(docker)
-    : docker.modem.followProgress.bind(docker.modem);
+/** The object form of an event's `aux`, if it has one. */
+const auxOf = (e: StreamEvent) => (typeof e.aux === "object" ? e.aux : undefined);
+
+/** Follows a progress stream; errors inside the 200 stream (REGISTRIES C3) reject. */
+function follow(docker: Docker, stream: NodeJS.ReadableStream, onEvent?: (e: StreamEvent) => void): Promise<StreamEvent[]> {
   return new Promise((resolve, reject) => {
-    follower(
+    docker.modem.followProgress(
       stream,
       (err: Error | null, events: StreamEvent[]) => {
         if (err) return reject(err);
@@ -113,14 +106,17 @@ function follow(
 
 /**
  * Builds an image; returns its ID. BuildKit by default (Engine API `version=2`, the builder
- * `docker build` uses since Docker 23): the Dockerfiles users write for it (RUN --mount, heredocs,
- * COPY --chmod) build as they do locally, and a build costs the daemon a fraction of the classic
- * builder's work (no container and no untar helper process per step: ~0.3 against ~1.4 CPU-s for
- * examples/apps/web, measured on the testbed's Docker 20.10). dockerode opens the BuildKit session
- * the daemon asks for. A daemon without BuildKit (Windows) gets the classic build instead, as does
- * `images.builder: "classic"`. The classic builder's cache ignores the platform (Docker 20.10:
- * `FROM scratch` + `COPY` for amd64 after arm64 returns the arm64 image), so an image of another
- * platform is built again without cache.
+ * `docker build` uses since Docker 23): Dockerfiles written for it (`RUN --mount=type=cache`,
+ * `COPY --chmod`) build as they do with `docker build`, and a build costs the daemon a fraction of
+ * the classic builder's work (no container and no untar helper process per step: ~0.3 against
+ * ~1.4 CPU-s for examples/apps/web, measured on the testbed's Docker 20.10). dockerode opens the
+ * session BuildKit needs; it serves credentials only (no secrets, no SSH agent: `RUN
+ * --mount=type=secret|ssh` finds nothing), and flotilla gives it none, so base images are pulled
+ * anonymously as with the classic builder (never pass `authconfig` here: dockerode's session
+ * would hand the same credentials to every registry a `FROM` names). A daemon that refuses
+ * BuildKit gets the classic build instead, as does `images.builder: "classic"`. The classic
+ * builder's cache ignores the platform (Docker 20.10: `FROM scratch` + `COPY` for amd64 after
+ * arm64 returns the arm64 image), so an image of another platform is built again without cache.
  */
 export async function buildImage(docker: Docker, spec: BuildSpec, onLine?: (line: string) => void): Promise<string> {
   let builder = spec.builder ?? "buildkit";
@@ -128,9 +124,9 @@ export async function buildImage(docker: Docker, spec: BuildSpec, onLine?: (line
   try {
     id = await buildOnce(docker, spec, builder, false, onLine);
   } catch (err) {
-    if (builder !== "buildkit" || !/buildkit not supported/i.test((err as Error).message)) throw err;
+    if (builder !== "buildkit" || !NO_BUILDKIT.test((err as Error).message)) throw err;
     builder = "classic";
-    onLine?.("the daemon has no BuildKit: building with the classic builder\n");
+    onLine?.("the daemon refuses BuildKit: building with the classic builder\n");
     id = await buildOnce(docker, spec, builder, false, onLine);
   }
   if (!spec.platform) return id;
@@ -139,8 +135,11 @@ export async function buildImage(docker: Docker, spec: BuildSpec, onLine?: (line
   return buildOnce(docker, spec, builder, true, onLine);
 }
 
-/** The Dockerfile step a progress line starts: classic "Step 2/3 : RUN …", BuildKit "[sha256:a372b] [stage 2/3] RUN …". */
-const STEP_LINE = /^(?:Step \d+\/\d+ : |\[[^\]\s]+\] \[(?:[^\]]* )?\d+\/\d+\] )(.*)$/m;
+/** A daemon without BuildKit: disabled (HTTP 400 "buildkit is not enabled on daemon"), or Windows. */
+const NO_BUILDKIT = /buildkit (is )?not (enabled|supported)|buildkit executor not implemented/i;
+
+/** The step a classic build's progress line starts: "Step 2/3 : RUN …". */
+const CLASSIC_STEP = /^Step \d+\/\d+ : (.*)$/m;
 
 async function buildOnce(
   docker: Docker,
@@ -149,40 +148,36 @@ async function buildOnce(
   nocache: boolean,
   onLine?: (line: string) => void,
 ): Promise<string> {
-  const buildkit = builder === "buildkit";
-  const stream = await docker.buildImage(
-    contextStream(spec.context, spec.dockerfile) as never,
-    {
-      ...(buildkit ? { version: "2" } : { rm: true, forcerm: true }),
-      ...(nocache ? { nocache: true } : {}),
-      t: spec.tag,
-      dockerfile: spec.dockerfile,
-      buildargs: spec.buildArgs,
-      labels: spec.labels,
-      ...(spec.platform ? { platform: spec.platform } : {}),
-    } as Docker.ImageBuildOptions,
-  );
-  // The step that failed is the last one started before the error (BuildKit runs independent
-  // stages side by side, so with several stages it may name a sibling; the message names the command).
-  let lastStep = "";
+  const buildkit = builder === "buildkit" ? new BuildkitProgress(onLine) : undefined;
+  // The classic builder names no failed step: the last one it started is the one that failed.
+  let lastClassicStep = "";
   try {
-    const events = await follow(
-      docker,
-      stream,
-      (e) => {
-        if (e.stream) {
-          const m = STEP_LINE.exec(e.stream);
-          if (m) lastStep = m[1]!.trim();
-          onLine?.(e.stream);
-        }
-      },
-      buildkit,
+    const stream = await docker.buildImage(
+      contextStream(spec.context, spec.dockerfile) as never,
+      {
+        ...(buildkit ? { version: "2" } : { rm: true, forcerm: true }),
+        ...(nocache ? { nocache: true } : {}),
+        t: spec.tag,
+        dockerfile: spec.dockerfile,
+        buildargs: spec.buildArgs,
+        labels: spec.labels,
+        ...(spec.platform ? { platform: spec.platform } : {}),
+      } as Docker.ImageBuildOptions,
     );
-    // Classic: `aux.ID`; BuildKit: dockerode's "Built image: sha256:…" line for `moby.image.id`.
-    const built = events.map((e) => e.aux?.ID ?? /^Built image: (sha256:[0-9a-f]+)/.exec(e.stream ?? "")?.[1]).find(Boolean);
+    const events = await follow(docker, stream, (e) => {
+      if (buildkit?.read(e)) return;
+      if (e.stream) {
+        const m = CLASSIC_STEP.exec(e.stream);
+        if (m) lastClassicStep = m[1]!.trim();
+        onLine?.(e.stream);
+      }
+    });
+    // Classic: `aux.ID`; BuildKit: the `moby.image.id` event's `aux.ID`.
+    const built = events.map((e) => auxOf(e)?.ID).findLast(Boolean);
     return built ?? (await docker.getImage(spec.tag).inspect()).Id;
   } catch (err) {
-    const where = lastStep ? ` at Dockerfile step "${lastStep}"` : "";
+    const step = buildkit ? buildkit.failedStep : lastClassicStep;
+    const where = step ? ` at Dockerfile step "${step}"` : "";
     throw new Error(`docker build failed${where}: ${(err as Error).message.trim()}`);
   }
 }
@@ -199,19 +194,35 @@ const TRANSIENT_PUSH =
 export const PUSH_IDLE_MS = 120_000;
 /** Idle periods a push may spend with a layer "Waiting" for an upload slot before it counts as stuck. */
 export const PUSH_QUEUE_WAITS = 4;
+/** Attempts of one push in all, however many of them brought a layer up (each waits up to 8 s before it). */
+export const PUSH_MAX_ATTEMPTS = 20;
 
-/** Which layers of a push are queued ("Waiting"), from the daemon's progress stream (JSON lines, split anywhere). */
+/** A layer this push got into the repository: uploaded, or mounted from another repository ("Layer already exists" is not). */
+const LAYER_UP = /^(Pushed|Mounted from )/;
+
+/**
+ * Which layers of a push are queued ("Waiting"), from the daemon's progress stream (JSON lines,
+ * split anywhere), and which the push got into the repository (added to `up`, which may outlive
+ * one attempt).
+ */
 export class LayerQueue {
   private rest = "";
   private readonly state = new Map<string, string>();
   idleWaits = 0;
+  readonly up: Set<string>;
+  constructor(up: Set<string> = new Set()) {
+    this.up = up;
+  }
   read(text: string): void {
     const lines = (this.rest + text).split("\n");
     this.rest = lines.pop() ?? "";
     for (const line of lines) {
       try {
         const e = JSON.parse(line) as { id?: string; status?: string };
-        if (e.id && e.status) this.state.set(e.id, e.status);
+        if (e.id && e.status) {
+          this.state.set(e.id, e.status);
+          if (LAYER_UP.test(e.status)) this.up.add(e.id);
+        }
       } catch {
         // not a progress line
       }
@@ -226,7 +237,11 @@ export class LayerQueue {
 const AUTH_PUSH = /unauthorized|authentication required|no basic auth credentials|denied/i;
 
 export interface PushOptions {
-  /** Extra attempts after the first (default 8: each attempt keeps the layers already up). */
+  /**
+   * Extra attempts after the first that bring no new layer up (default 8). An attempt that got a
+   * layer up before it failed does not count: the next one starts from there. At most
+   * PUSH_MAX_ATTEMPTS in all.
+   */
   retries?: number;
   /** First pause, doubled each time (default 1 s). */
   baseMs?: number;
@@ -256,15 +271,24 @@ export async function pushImage(
   const registry = new OciRegistry({ host: auth.serveraddress, username: auth.username, password: auth.password });
   const localId = (await image.inspect()).Id;
   let attempts = 0;
+  // Layers pushed or mounted, over every attempt: a registry failing a share of requests fails
+  // most attempts of a push of several layers, but each gets some layers up, and the next one
+  // skips them ("Layer already exists"), so an attempt that got one up is not counted.
+  const up = new Set<string>();
+  let upBefore = 0;
+  let fruitless = 0;
   const once = () => {
     attempts++;
-    return pushOnce(docker, image, repository, tag, auth, opts.idleMs ?? PUSH_IDLE_MS);
+    upBefore = up.size;
+    return pushOnce(docker, image, repository, tag, auth, opts.idleMs ?? PUSH_IDLE_MS, up);
   };
   return withRetry(once, {
-    retries: opts.retries ?? 8,
+    retries: PUSH_MAX_ATTEMPTS - 1,
     baseMs: opts.baseMs ?? 1000,
     maxMs: 8000,
     shouldRetry: async (err) => {
+      fruitless = up.size > upBefore ? 0 : fruitless + 1;
+      if (fruitless > (opts.retries ?? 8)) return false;
       if (isTransient(err)) return true;
       const msg = (err as Error).message ?? "";
       if (AUTH_PUSH.test(msg)) {
@@ -298,10 +322,11 @@ async function pushOnce(
   tag: string,
   auth: AuthConfig,
   idleMs: number,
+  up: Set<string>,
 ): Promise<string> {
   const stream = await image.push({ tag, authconfig: auth });
   let timer: NodeJS.Timeout | undefined;
-  const queue = new LayerQueue();
+  const queue = new LayerQueue(up);
   const stuck = new Promise<never>((_, reject) => {
     const arm = () => {
       clearTimeout(timer);
@@ -326,7 +351,7 @@ async function pushOnce(
     const m = /digest: (sha256:[a-f0-9]{64})/.exec(e.status ?? "");
     if (m) return m[1]!;
   }
-  const aux = events.find((e) => e.aux?.Digest)?.aux?.Digest;
+  const aux = events.map((e) => auxOf(e)?.Digest).find(Boolean);
   if (aux) return aux;
   throw new Error(`pushed ${repository}:${tag} but the daemon reported no digest`);
 }
