@@ -28,7 +28,7 @@ type Handler<K extends Step["kind"]> = {
 const ok = (o: StepOutcome | undefined) => o?.status === "done" || o?.status === "noop";
 
 /**
- * Image builds at once: as many as the daemon has CPUs (a classic build is CPU-bound on the
+ * Image builds at once: as many as the daemon has CPUs (a build is CPU-bound on the
  * daemon's side; more at once only share those CPUs and delay the first push), at least one.
  * Pushes are not bounded here: they wait on the network, not the daemon's CPUs.
  */
