@@ -48,22 +48,38 @@ export function stepOf(vertexName: string): string {
 
 /** Follows one BuildKit build's status events: which step failed, and each line a step printed. */
 export class BuildkitProgress {
-  /** The step whose vertex carried an error (the first one), if any. */
-  failedStep: string | undefined;
   private readonly names = new Map<string, string>();
+  /** Vertices that reported an error, in order (digest, error). */
+  private readonly errors: { digest: string; error: string }[] = [];
   private readonly onLine: ((line: string) => void) | undefined;
 
   constructor(onLine?: (line: string) => void) {
     this.onLine = onLine;
   }
 
-  /** Reads one progress event; false when it is not BuildKit's status. */
+  /**
+   * The step that failed: the first vertex whose error is not a cancellation (when one step
+   * fails, BuildKit cancels the steps running beside it, and their "context canceled" may arrive
+   * first), named from every status read so far (a name may come after its error).
+   */
+  get failedStep(): string | undefined {
+    const failed = this.errors.find((e) => !/context canceled$/i.test(e.error)) ?? this.errors[0];
+    const name = failed && this.names.get(failed.digest);
+    return name ? stepOf(name) : undefined;
+  }
+
+  /** Reads one progress event; false when it is not BuildKit's status. A message that does not decode is skipped. */
   read(e: { id?: string; aux?: unknown }): boolean {
     if (e.id !== "moby.buildkit.trace" || typeof e.aux !== "string") return false;
-    const status = StatusResponse.decode(Buffer.from(e.aux, "base64")) as unknown as Status;
+    let status: Status;
+    try {
+      status = StatusResponse.decode(Buffer.from(e.aux, "base64")) as unknown as Status;
+    } catch {
+      return true; // progress only: the build's outcome comes in its own events
+    }
     for (const v of status.vertexes ?? []) {
       if (v.digest && v.name) this.names.set(v.digest, v.name);
-      if (v.error && this.failedStep === undefined) this.failedStep = stepOf(v.name || this.names.get(v.digest ?? "") || "");
+      if (v.digest && v.error) this.errors.push({ digest: v.digest, error: v.error });
     }
     for (const l of status.logs ?? []) {
       const text = Buffer.from(l.msg ?? []).toString("utf8");

@@ -178,7 +178,7 @@ async function buildOnce(
   } catch (err) {
     const step = buildkit ? buildkit.failedStep : lastClassicStep;
     const where = step ? ` at Dockerfile step "${step}"` : "";
-    throw new Error(`docker build failed${where}: ${(err as Error).message.trim()}`);
+    throw new Error(`docker build failed${where}: ${(err as Error).message.trim()}`, { cause: err });
   }
 }
 
@@ -287,7 +287,7 @@ export async function pushImage(
     baseMs: opts.baseMs ?? 1000,
     maxMs: 8000,
     shouldRetry: async (err) => {
-      fruitless = up.size > upBefore ? 0 : fruitless + 1;
+      if (up.size === upBefore) fruitless++;
       if (fruitless > (opts.retries ?? 8)) return false;
       if (isTransient(err)) return true;
       const msg = (err as Error).message ?? "";
@@ -334,7 +334,8 @@ async function pushOnce(
         // A layer queued behind other pushes' uploads (the daemon uploads a few layers at a time
         // across all pushes) says "Waiting" once, then nothing until its turn: not stuck, for a while.
         if (queue.waiting() && queue.idleWaits++ < PUSH_QUEUE_WAITS) return arm();
-        // A TimeoutError is transient (retried); closing the stream makes the daemon cancel the push.
+        // A TimeoutError is transient (retried). Closing the stream ends this attempt; the daemon
+        // may keep a stuck layer upload going (it does not cancel one when its client goes).
         reject(Object.assign(new Error(`no progress for ${Math.round(idleMs / 1000)} s: timed out`), { name: "TimeoutError" }));
         (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
       }, idleMs);
