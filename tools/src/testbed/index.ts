@@ -229,8 +229,9 @@ export async function githubState(tb: Testbed, repo?: string): Promise<GithubStu
 
 /**
  * A request to the stand-in's control API (not the API flotilla is tested against), tried again
- * when it never reached the stand-in: a test worker whose event loop a synchronous child process
- * held for seconds (`pnpm install` in a test running beside it) finds its connect timed out.
+ * when it never reached the stand-in. Seen once as "fetch failed" in two faults tests at the
+ * same moment, cause not recorded; likely a test worker whose event loop a synchronous child
+ * process held for seconds (`pnpm install` in a test running beside it) timing out its connect.
  * A GET is tried again after any network error; a POST only when it was never sent. A last
  * failure names its cause.
  */
