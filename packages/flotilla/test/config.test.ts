@@ -61,5 +61,10 @@ describe("config", () => {
     expect(await problems({ github: { releasesNotes: true, zzz: 1 } })).toEqual(['github: unknown field(s) "releasesNotes", "zzz"']);
     expect(await problems({ GIT: { PUSH: false } })).toEqual([': unknown field(s) "GIT" (did you mean "git"?)']);
     expect(await problems({ git: { PUSH: false } })).toEqual(['git: unknown field(s) "PUSH" (did you mean "push"?)']);
+    // A value of a fixed set gets the same guess; one far from every allowed value gets none.
+    const [access] = await problems({ npm: { access: "publik" } });
+    expect(access).toMatch(/^npm\.access: .*"public".* \(did you mean "public"\?\)$/);
+    const [builder] = await problems({ images: { builder: "kit" } });
+    expect(builder).toMatch(/^images\.builder: .*"buildkit"\|"classic"$/);
   });
 });

@@ -78,18 +78,23 @@ export async function loadConfig(rootDir: string, opts: { configPath?: string; e
     // zod loads only when there is a file to validate: zero-config `plan` starts faster (issue 8).
     const { configSchema } = await import("./schema.ts");
     const result = configSchema.safeParse(json);
-    if (!result.success) throw new InputError(result.error.issues.map((i) => issueToProblem(i, shown, configSchema)));
+    if (!result.success) throw new InputError(result.error.issues.map((i) => issueToProblem(i, shown, configSchema, json)));
     parsed = result.data;
   }
   return resolveConfig(parsed, opts.env, text === undefined ? undefined : file);
 }
 
-function issueToProblem(issue: z.core.$ZodIssue, file: string, schema: z.ZodType): Problem {
+function issueToProblem(issue: z.core.$ZodIssue, file: string, schema: z.ZodType, json: unknown): Problem {
   const field = issue.path.length ? issue.path.map(String).join(".") : undefined;
   let message = issue.message;
   if (issue.code === "unrecognized_keys") {
     const known = fieldsAt(schema, issue.path);
     message = `unknown field(s) ${issue.keys.map((k) => `"${k}"${didYouMean(k, known)}`).join(", ")}`;
+  }
+  if (issue.code === "invalid_value" && issue.values.every((v) => typeof v === "string")) {
+    // A value of a fixed set ("publik" for npm.access): the allowed one it is a few edits from.
+    const given = issue.path.reduce<unknown>((at, k) => (at as Record<PropertyKey, unknown> | undefined)?.[k], json);
+    if (typeof given === "string") message += didYouMean(given, issue.values as string[]);
   }
   return {
     code: "CONFIG_INVALID",
