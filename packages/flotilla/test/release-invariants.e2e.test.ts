@@ -203,11 +203,11 @@ describe("a sampled SIGKILL sweep at step boundaries, and a run started while an
     for (const x of [reference, referenceEvents, race, ...killed.values()]) x.catch(() => {});
   });
 
-  it("--log-format json: stderr is one JSON event per line; plan, lock, pack, then each step's start and end (kind, package, status, durationMs), then done", async () => {
+  it("--log-format json: stderr is one JSON event per line; lock, plan, pack, then each step's start and end (kind, package, status, durationMs), then done", async () => {
     const { events, notJson, exitCode } = await referenceEvents;
     expect(exitCode).toBe(0);
     expect(notJson).toEqual([]);
-    expect(events.slice(0, 3).map((e) => e.event)).toEqual(["plan", "lock", "pack"]);
+    expect(events.slice(0, 3).map((e) => e.event)).toEqual(["lock", "plan", "pack"]);
     expect(events.at(-1)).toMatchObject({ event: "done", exitCode: 0 });
     const steps = events.filter((e) => e.event === "start" || e.event === "end");
     // examples/: 3 npm versions, 2 images (+ their floating tags), 5 git tags, 5 releases.

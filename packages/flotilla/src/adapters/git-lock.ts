@@ -22,7 +22,9 @@ export interface LockHolder {
 
 export interface ReleaseLock {
   ref: string;
-  /** True when another run held the lock first: the registries changed, the caller re-reads them. */
+  /** The commit the lock is for. */
+  commit: string;
+  /** True when another run held the lock first (the caller says so when it left nothing to do). */
   waited: boolean;
   release(): Promise<void>;
 }
@@ -176,6 +178,7 @@ export async function acquireReleaseLock(
   timer.unref();
   return {
     ref,
+    commit,
     waited,
     async release() {
       clearInterval(timer);
@@ -184,23 +187,6 @@ export async function acquireReleaseLock(
       if (!lost) await git(["push", "--quiet", `--force-with-lease=${ref}:${mine}`, "origin", `:${ref}`]);
     },
   };
-}
-
-/**
- * Removes the lock of a run that is gone, when a run finds nothing left to do without taking the
- * lock itself: a run SIGKILLed after its last step but before releasing its lock left it on
- * origin, and its rerun — nothing to release — never met it. A live holder's lock is left alone
- * (it is finishing); the delete is a lease on the value read, so a lock taken meanwhile stays.
- */
-export async function clearStaleLock(cwd: string, commit: string, staleMs: number, log: (m: string) => void): Promise<void> {
-  const ref = `refs/flotilla/lock/${commit}`;
-  const current = await remoteRef(cwd, ref);
-  if (!current) return;
-  const holder = await readHolder(cwd, ref);
-  if (!holder || !isStale(holder, staleMs)) return;
-  const r = await execa("git", ["push", "--quiet", `--force-with-lease=${ref}:${current}`, "origin", `:${ref}`], { cwd, reject: false });
-  if (r.exitCode === 0)
-    log(`removed the release lock left by a run that is gone (pid ${holder.pid} on ${holder.host}, since ${holder.started})`);
 }
 
 async function remoteRef(cwd: string, ref: string): Promise<string | undefined> {

@@ -64,53 +64,44 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
     .map((u) => u.name)
     .sort();
   if (unversioned.length) log.warn(`not released, no "version" in package.json: ${unversioned.join(", ")} (add one, or mark them private)`);
-  const diffed = await preflightAndDiff(discovered, opts);
-  const { ctx } = diffed;
-  let plan = checked(diffed.plan);
-  if (opts.shard) return publishShard(ctx, checked(shardPlan(plan, opts.shard)), opts, started);
-  if (!opts.dryRun) planEvent(plan, opts);
-  if (!plan.units.some((u) => u.hasWork)) {
-    if (fromRecord.has(plan)) log.info("Nothing to release: origin's release record covers every version (--verify reads every registry).");
-    else {
-      log.info("Nothing to release: every version is already released.");
-      if (!opts.dryRun) {
-        await clearLeftLock(ctx, plan, opts);
-        await certify(ctx, plan, new Map(), opts); // read in full: the next no-op can trust the record
-      }
-    }
-    return finish(ctx, plan, new Map(), started, false);
-  }
-  if (opts.dryRun) {
-    const outcomes = await describe(ctx, plan, opts);
-    return { ...(await finish(ctx, plan, outcomes, started, false, false)), dryRun: true };
-  }
-  const lock = await lockRelease(ctx, plan, opts);
-  if (lock) opts.events?.({ event: "lock", commit: plan.commit, waited: lock.waited });
-  let outcomes: Map<string, StepOutcome>;
+  // One release of a commit at a time (SPEC §5a.4): the lock is taken once preflight has passed
+  // and before the registries are read, so the one diff is read under it (no second read).
+  const lockFirst = !opts.dryRun && !opts.shard && lockable(discovered);
+  const diffed = await preflightAndDiff(discovered, opts, lockFirst);
+  const { ctx, lock } = diffed;
   let out: PublishOutcome;
+  let outcomes = new Map<string, StepOutcome>();
+  let plan: PublishPlan;
   try {
-    if (lock) {
-      // What is left is read again under the lock: another run of this commit may have released
-      // some or all of it since the first read (while we waited, or just before we took the lock).
-      const first = plan;
-      plan = checked(await diff(ctx, true));
-      // A new plan event only when the plan changed (usually after waiting for another run).
-      if (lock.waited || JSON.stringify(plan.steps) !== JSON.stringify(first.steps)) planEvent(plan, opts);
-      if (!plan.units.some((u) => u.hasWork)) {
-        log.info("Nothing to release: every version was released by another run of this commit.");
-        return finish(ctx, plan, new Map(), started, false);
+    plan = checked(diffed.plan);
+    if (opts.shard) return await publishShard(ctx, checked(shardPlan(plan, opts.shard)), opts, started);
+    if (!opts.dryRun) planEvent(plan, opts);
+    if (!plan.units.some((u) => u.hasWork)) {
+      if (fromRecord.has(plan)) {
+        log.info("Nothing to release: origin's release record covers every version (--verify reads every registry).");
+        return await finish(ctx, plan, outcomes, started, false);
       }
+      log.info(
+        lock?.waited
+          ? "Nothing to release: every version was released by another run of this commit."
+          : "Nothing to release: every version is already released.",
+      );
+      out = await finish(ctx, plan, outcomes, started, false);
+    } else if (opts.dryRun) {
+      return { ...(await finish(ctx, plan, await describe(ctx, plan, opts), started, false, false)), dryRun: true };
+    } else {
+      await build(ctx, plan, opts);
+      outcomes = await execute(ctx, plan, opts);
+      out = await finish(ctx, plan, outcomes, started, true);
     }
-    await build(ctx, plan, opts);
-    outcomes = await execute(ctx, plan, opts);
-    out = await finish(ctx, plan, outcomes, started, true);
   } finally {
     await lock?.release();
   }
   // The record last, after the lock is gone: a run killed between the two leaves neither, and its
   // rerun reads every registry, finds nothing to do and writes the record. (Written before the
   // release, a kill between them left a lock that no rerun ever took: the record answered first.)
-  if (out.exitCode === 0) await certify(ctx, plan, outcomes, opts);
+  // A run with nothing to do writes it too (it read every source): the next no-op can trust it.
+  if (out.exitCode === 0 && !opts.dryRun) await certify(ctx, plan, outcomes, opts);
   return out;
 }
 
@@ -167,28 +158,25 @@ function checked(plan: PublishPlan): PublishPlan {
   return plan;
 }
 
-/** A lock a killed run left after its last step (its rerun has nothing to do, so never takes it). */
-async function clearLeftLock(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<void> {
-  if (!ctx.stages.has("git") || !ctx.config.git.push || !plan.commit || !ctx.checkout.origin) return;
-  const n = Number(ctx.env.FLOTILLA_LOCK_STALE_SECONDS);
-  const { clearStaleLock } = await import("../adapters/git-lock.ts");
-  await clearStaleLock(ctx.rootDir, plan.commit, (Number.isFinite(n) && n > 0 ? n : 6 * 3600) * 1000, (m) => opts.log.info(m));
-}
-
 /**
  * Two runs of one commit at once (two CI jobs) must end in one state (SPEC §5a.4): a lock on
- * origin, taken once there is work and before the first side effect. Only where flotilla
- * pushes to origin anyway (git stage, git.push, an origin remote).
+ * origin, taken once preflight has passed and before the registries are read, so what is left is
+ * read once, by the run that will do it. Only where flotilla pushes to origin anyway (git stage,
+ * git.push, an origin remote), and never in a dry run or a matrix shard.
  */
-async function lockRelease(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<ReleaseLock | undefined> {
-  if (!ctx.stages.has("git") || !ctx.config.git.push || !plan.commit || !ctx.checkout.origin) return undefined;
+function lockable(ctx: ReleaseContext): boolean {
+  return ctx.stages.has("git") && ctx.config.git.push && Boolean(ctx.checkout.head) && ctx.checkout.origin !== undefined;
+}
+
+async function lockRelease(ctx: ReleaseContext, opts: PublishOptions): Promise<ReleaseLock> {
+  const commit = ctx.checkout.head!;
   const seconds = (name: string, dflt: number) => {
     const n = Number(ctx.env[name]);
     return (Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
   };
   try {
     const { acquireReleaseLock } = await import("../adapters/git-lock.ts");
-    return await acquireReleaseLock(ctx.rootDir, plan.commit, {
+    return await acquireReleaseLock(ctx.rootDir, commit, {
       waitMs: seconds("FLOTILLA_LOCK_WAIT_SECONDS", 1800),
       staleMs: seconds("FLOTILLA_LOCK_STALE_SECONDS", 6 * 3600),
       heartbeatMs: seconds("FLOTILLA_LOCK_HEARTBEAT_SECONDS", 30),
@@ -201,39 +189,56 @@ async function lockRelease(ctx: ReleaseContext, plan: PublishPlan, opts: Publish
 }
 
 /**
- * Preflight (exit 2 on any problem) and the diff against the registries. Local checks run first:
- * when one fails (no token, no origin, a bad name), the run ends at exit 2 without reading any
- * registry, remote or API — those reads could not succeed or would be wasted (issue 8). Network
- * checks still run, each only when what it needs is there, so every problem is reported at once.
- * The diff only reads, so it runs beside the network checks, whose verdict still comes first.
- * With promote-last, the dist-tag probe (a no-op write) waits for preflight, and may switch the
- * plan to direct dist-tags.
+ * Preflight (exit 2 on any problem), the release lock when `lockFirst`, and the diff against the
+ * registries. Local checks run first: when one fails (no token, no origin, a bad name), the run
+ * ends at exit 2 without reading any registry, remote or API — those reads could not succeed or
+ * would be wasted (issue 8). Network checks still run, each only when what it needs is there, so
+ * every problem is reported at once. With promote-last, the dist-tag probe (a no-op write) waits
+ * for preflight, and may switch the plan to direct dist-tags.
+ *
+ * With the lock, the diff is read once it is held: a run that waited for another reads what that
+ * run left, and a run that did not wait reads a state no other run of this commit is changing.
+ * (Read before the lock, as well, a second read under it was needed for that: at N = 1,000, one
+ * read of every packument, ~3 s of one Verdaccio.) Without it (a dry run, a shard, no origin), the
+ * diff only reads, so it runs beside the network checks, whose verdict still comes first. The
+ * caller releases the lock; an error here releases it before it is thrown.
  */
-async function preflightAndDiff(ctx: ReleaseContext, opts: PublishOptions): Promise<{ ctx: ReleaseContext; plan: PublishPlan }> {
+async function preflightAndDiff(
+  ctx: ReleaseContext,
+  opts: PublishOptions,
+  lockFirst: boolean,
+): Promise<{ ctx: ReleaseContext; plan: PublishPlan; lock?: ReleaseLock }> {
   const local = await preflight(ctx, opts, false);
   // Origin's record says this commit is fully released: the run writes nothing, so the network
   // checks (credentials, daemon, GitHub) have nothing to protect; it says so. Without a record
-  // they run as below, beside the full diff (one `git fetch` later than before).
+  // they run as below (one `git fetch` later than before).
   const recorded = local.length === 0 ? await planFromRecord(ctx, opts.verify) : undefined;
   if (recorded && !recorded.units.some((u) => u.hasWork)) {
     opts.log.info("origin's release record covers this commit: registries, credentials and services not checked (nothing to write)");
     return { ctx, plan: recorded };
   }
   const promoteLast = ctx.config.npm.promote === "last";
-  const diffed = local.length === 0 && !promoteLast ? fullDiff(ctx) : undefined;
+  const diffed = local.length === 0 && !promoteLast && !lockFirst ? fullDiff(ctx) : undefined;
   diffed?.catch(() => {}); // awaited below, once preflight has passed
   const problems = [...local, ...(await preflight(ctx, opts, true, local.length > 0))];
   if (problems.length) throw new InputError(problems);
   const effective = promoteLast ? await promoteFallback(ctx, opts) : ctx;
-  // The early diff ran beside the preflight, which waits out a service down for its first
-  // seconds while the diff's reads give up sooner: once the preflight has passed, a failed early
-  // diff is read once more (a failure for good fails again, and is reported then).
-  const plan = await (diffed ? diffed.catch(() => fullDiff(effective)) : fullDiff(effective));
-  const cycles = publishCycles(plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.pkg));
-  if (cycles.length) throw new InputError(cycles);
-  const tagsElsewhere = ctx.stages.has("git") ? await tagsOnOtherCommits(ctx.rootDir, plan.units, plan.commit) : [];
-  if (tagsElsewhere.length) throw new InputError(tagsElsewhere);
-  return { ctx: effective, plan };
+  const lock = lockFirst ? await lockRelease(effective, opts) : undefined;
+  if (lock) opts.events?.({ event: "lock", commit: lock.commit, waited: lock.waited });
+  try {
+    // The early diff ran beside the preflight, which waits out a service down for its first
+    // seconds while the diff's reads give up sooner: once the preflight has passed, a failed early
+    // diff is read once more (a failure for good fails again, and is reported then).
+    const plan = await (diffed ? diffed.catch(() => fullDiff(effective)) : fullDiff(effective));
+    const cycles = publishCycles(plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.pkg));
+    if (cycles.length) throw new InputError(cycles);
+    const tagsElsewhere = ctx.stages.has("git") ? await tagsOnOtherCommits(ctx.rootDir, plan.units, plan.commit) : [];
+    if (tagsElsewhere.length) throw new InputError(tagsElsewhere);
+    return { ctx: effective, plan, ...(lock ? { lock } : {}) };
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
 }
 
 /**
