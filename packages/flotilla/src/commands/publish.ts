@@ -54,9 +54,6 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   const { log } = opts;
   const discovered = await discover(opts);
   checkLatestConfig(discovered);
-  // Docker's client (dockerode and its gRPC modules: ~1 s of loading on a busy runner) starts
-  // loading now, while git and the changesets are read, not when the preflight first pings.
-  if (discovered.stages.has("images") && discovered.imageNames.size > 0 && !opts.dryRun) dockerOf(discovered).catch(() => {});
   await warnPendingChangesets(discovered, log);
   // Public packages without a version are skipped (never released): say so, once.
   const unversioned = [...discovered.workspace.unversioned.values()]
