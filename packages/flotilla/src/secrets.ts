@@ -20,11 +20,15 @@ export class Secrets {
   }
 
   redact(text: string): string {
+    // Longest first, so an encoded form is not half-replaced by a shorter raw value. Sorted once
+    // per set of values: every line of output passes here.
+    if (this.sorted?.length !== this.values.size) this.sorted = [...this.values].sort((a, b) => b.length - a.length);
     let out = text;
-    // Longest first, so an encoded form is not half-replaced by a shorter raw value.
-    for (const v of [...this.values].sort((a, b) => b.length - a.length)) out = out.split(v).join("***");
+    for (const v of this.sorted) if (out.includes(v)) out = out.split(v).join("***");
     return out;
   }
+
+  private sorted: string[] | undefined;
 }
 
 function b64(s: string): string {

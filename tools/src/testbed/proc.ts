@@ -3,7 +3,19 @@ import { openSync } from "node:fs";
 import net from "node:net";
 
 /** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
+  // Services start side by side: a port handed out a moment ago is not handed out again, though
+  // its probe socket is closed and the kernel could pick it once more.
+  for (;;) {
+    const port = await probePort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+const handedOut = new Set<number>();
+
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
