@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -70,18 +70,55 @@ async function run(tool: Tool, dir: string, tb: Testbed): Promise<number> {
   return ms;
 }
 
+/** CPU seconds Verdaccio (one Node process: one core at most) has used so far (/proc, Linux). */
+function verdaccioCpu(tb: Testbed): number {
+  const f = readFileSync(`/proc/${tb.npm.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (USER_HZ: 100 on Linux)
+}
+
+interface Floor {
+  putMs: number;
+  packMs: number;
+  /** The N packument reads any release must make first (what is released already?), 32 at a time as flotilla's diff. */
+  readMs: number;
+  /** Verdaccio's CPU seconds during the reads and during the PUTs. */
+  readCpu: number;
+  putCpu: number;
+}
+
 /**
  * The floor: the workspace's N tarballs packed by pnpm (untimed), then only their PUTs, with
  * libnpmpublish as any tool would call it, CONCURRENCY at once. Also returns the pack's time
- * (one `pnpm pack` of all N), which flotilla spends inside its run.
+ * (one `pnpm pack` of all N), which flotilla spends inside its run, and a second floor: the N
+ * packument reads before the PUTs (plain fetch, no retries, no parsing), the reads a release
+ * checked against its source of truth cannot skip. Verdaccio's own CPU during each says how much
+ * of it is the registry's: one process, so no client can go below it.
  */
-async function floor(dir: string, scope: string, tb: Testbed): Promise<{ putMs: number; packMs: number }> {
+async function floor(dir: string, scope: string, tb: Testbed): Promise<Floor> {
   const dest = mkdtempSync(path.join(os.tmpdir(), "bench-floor-"));
   const names = Array.from({ length: N }, (_, i) => `@${scope}/pkg-${String(i).padStart(4, "0")}`);
   const p0 = performance.now();
   const packed = await packWithPnpm(dir, names, dest);
   const packMs = performance.now() - p0;
   const tarballs = await Promise.all([...packed.values()].map((p) => readPacked(p.tarball)));
+  const reads = pLimit(32);
+  const v0 = verdaccioCpu(tb);
+  const r0 = performance.now();
+  await Promise.all(
+    names.map((n) =>
+      reads(async () => {
+        const res = await fetch(`${tb.npm.url}/${n.replace("/", "%2f")}`, {
+          headers: {
+            accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8",
+            authorization: `Bearer ${tb.npm.token}`,
+          },
+        });
+        await res.arrayBuffer();
+      }),
+    ),
+  );
+  const readMs = performance.now() - r0;
+  const v1 = verdaccioCpu(tb);
   const limit = pLimit(CONCURRENCY);
   const t0 = performance.now();
   await Promise.all(
@@ -96,7 +133,8 @@ async function floor(dir: string, scope: string, tb: Testbed): Promise<{ putMs: 
       ),
     ),
   );
-  return { putMs: performance.now() - t0, packMs };
+  const putMs = performance.now() - t0;
+  return { putMs, packMs, readMs, readCpu: v1 - v0, putCpu: verdaccioCpu(tb) - v1 };
 }
 
 const { testbed: tb, started } = await startTestbed({ log: (s) => console.error(s) });
@@ -113,7 +151,7 @@ try {
       changesets: { first: [], noop: [] },
       flotilla: { first: [], noop: [] },
     };
-    const floors: { putMs: number; packMs: number }[] = [];
+    const floors: Floor[] = [];
     const rss = { first: [] as number[], noop: [] as number[] };
     const last: Record<Tool, string> = { changesets: "", flotilla: "" };
     for (let i = 0; i < RUNS; i++) {
@@ -127,7 +165,10 @@ try {
       if (!FLOOR_SIZES.has(n)) continue;
       const scope = `fo${Date.now().toString(36)}${i}`;
       floors.push(await floor(generate(tb, scope), scope, tb));
-      console.error(`  N=${n} floor #${i + 1}: PUTs ${fmt(floors.at(-1)!.putMs)} (pack ${fmt(floors.at(-1)!.packMs)})`);
+      const f = floors.at(-1)!;
+      console.error(
+        `  N=${n} floor #${i + 1}: reads ${fmt(f.readMs)} (Verdaccio ${f.readCpu.toFixed(2)} CPU-s), PUTs ${fmt(f.putMs)} (Verdaccio ${f.putCpu.toFixed(2)} CPU-s), pack ${fmt(f.packMs)}`,
+      );
     }
     for (let i = 0; i < RUNS; i++) {
       for (const tool of tools) {
@@ -143,17 +184,19 @@ try {
     const flNoop = median(times.flotilla.noop);
     const r = (a: number, b: number) => (Number.isNaN(a) ? "—" : `${(a / b).toFixed(1)}×`);
     const floorCell = Number.isNaN(put) ? "—" : `${fmt(put)} (pack ${fmt(median(floors.map((f) => f.packMs)))})`;
+    const readPut = floors.length ? median(floors.map((f) => f.readMs + f.putMs)) : NaN;
+    const readPutCell = Number.isNaN(readPut) ? "—" : `${fmt(readPut)} (${(fl / readPut).toFixed(2)}×)`;
     const mib = (k: number[]) => `${Math.round(Math.max(...k) / 1024)} MiB`;
     rows.push(
-      `| ${n} | ${Number.isNaN(cs) ? "—" : fmt(cs)} | ${fmt(fl)} | ${r(cs, fl)} | ${floorCell} | ${Number.isNaN(put) ? "—" : `${(fl / put).toFixed(2)}×`} | ${Number.isNaN(csNoop) ? "—" : fmt(csNoop)} | ${fmt(flNoop)} | ${r(csNoop, flNoop)} | ${mib(rss.first)} / ${mib(rss.noop)} |`,
+      `| ${n} | ${Number.isNaN(cs) ? "—" : fmt(cs)} | ${fmt(fl)} | ${r(cs, fl)} | ${floorCell} | ${Number.isNaN(put) ? "—" : `${(fl / put).toFixed(2)}×`} | ${readPutCell} | ${Number.isNaN(csNoop) ? "—" : fmt(csNoop)} | ${fmt(flNoop)} | ${r(csNoop, flNoop)} | ${mib(rss.first)} / ${mib(rss.noop)} |`,
     );
     // Each size's row as soon as it is measured (a long invocation keeps what it finished), then the table.
     console.error(`  row: ${rows.at(-1)} (load ${os.loadavg()[0]!.toFixed(1)})`);
   }
   console.log(
-    "| N | first: changesets | first: flotilla | ratio | floor: PUTs only | flotilla / floor | no-op: changesets | no-op: flotilla | ratio | flotilla peak RSS (first / no-op) |",
+    "| N | first: changesets | first: flotilla | ratio | floor: PUTs only | flotilla / floor | floor: reads + PUTs (flotilla / it) | no-op: changesets | no-op: flotilla | ratio | flotilla peak RSS (first / no-op) |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const row of rows) console.log(row);
   console.log(
     `\nload ${os
