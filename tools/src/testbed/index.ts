@@ -193,10 +193,15 @@ export async function registerGithubRepo(
     releases?: { tag_name: string; name?: string; body?: string; prerelease?: boolean }[];
   } = {},
 ): Promise<void> {
-  const res = await stubFetch(`${tb.github.url}/_stub/repos`, {
-    method: "POST",
-    body: JSON.stringify({ owner, repo, remote: opts.remote, default_branch: opts.defaultBranch, releases: opts.releases }),
-  });
+  const res = await stubFetch(
+    `${tb.github.url}/_stub/repos`,
+    {
+      method: "POST",
+      body: JSON.stringify({ owner, repo, remote: opts.remote, default_branch: opts.defaultBranch, releases: opts.releases }),
+    },
+    // Registering a repository again changes nothing; seeding its releases twice would.
+    { idempotent: !opts.releases?.length },
+  );
   if (!res.ok) throw new Error(`GitHub stand-in: cannot add ${owner}/${repo}: HTTP ${res.status}`);
 }
 
@@ -236,17 +241,19 @@ export async function githubState(tb: Testbed, repo?: string): Promise<GithubStu
  * when it never reached the stand-in. Seen once as "fetch failed" in two faults tests at the
  * same moment, cause not recorded; likely a test worker whose event loop a synchronous child
  * process held for seconds (`pnpm install` in a test running beside it) timing out its connect.
- * A GET is tried again after any network error; a POST only when it was never sent. A last
- * failure names its cause.
+ * A GET, or a POST the stand-in may receive twice (`idempotent`), is tried again after any
+ * network error; another POST only when it was never sent. Also seen, with four test workers: a
+ * POST on a kept-alive connection the stand-in was closing ("other side closed",
+ * UND_ERR_SOCKET). A last failure names its cause.
  */
-async function stubFetch(url: string, init: RequestInit = {}): Promise<Response> {
+async function stubFetch(url: string, init: RequestInit = {}, opts: { idempotent?: boolean } = {}): Promise<Response> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fetch(url, init);
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const unsent = cause?.code === "UND_ERR_CONNECT_TIMEOUT" || cause?.code === "ECONNREFUSED";
-      if (attempt < 3 && (unsent || (init.method ?? "GET") === "GET")) {
+      if (attempt < 3 && (unsent || opts.idempotent || (init.method ?? "GET") === "GET")) {
         await new Promise((r) => setTimeout(r, 500 * attempt));
         continue;
       }
