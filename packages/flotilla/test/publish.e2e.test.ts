@@ -3,7 +3,7 @@
  * remotes. Assertions are on what the registry and origin hold afterwards and on what the
  * user was told.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -94,6 +94,53 @@ describe("flotilla publish", () => {
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toContain("Nothing to release");
     expect(puts(tb, scope).length).toBe(before);
+  });
+
+  it("the release lock: a run with nothing to do takes over a gone run's lock and leaves none; an origin that refuses the lock ref fails only a run with work", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir, origin } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
+    const run = () => runFlotilla(["publish", "--skip-build", "--only", "npm", "--only", "git"], { cwd: dir, env: envFor(tb) });
+    const originRefs = (pattern: string) =>
+      execFileSync("git", ["for-each-ref", "--format=%(refname)", pattern], { cwd: origin, encoding: "utf8" }).trim();
+    const dropRecord = () => {
+      for (const ref of originRefs("refs/flotilla/released").split("\n").filter(Boolean))
+        execFileSync("git", ["update-ref", "-d", ref], { cwd: origin });
+    };
+    expect((await run()).exitCode).toBe(0);
+    const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, encoding: "utf8" }).trim();
+
+    // A run killed after its last step left its lock, and no record (the record is written after the lock is gone).
+    dropRecord();
+    const tenMinutesAgo = new Date(Date.now() - 10 * 60_000).toISOString();
+    const holder = JSON.stringify({ host: "runner-gone", pid: 1, started: tenMinutesAgo, heartbeat: tenMinutesAgo, every: 30 });
+    const left = execFileSync("git", ["commit-tree", `${head}^{tree}`, "-p", head, "-m", holder], { cwd: dir, encoding: "utf8" }).trim();
+    execFileSync("git", ["push", "--quiet", "origin", `${left}:refs/flotilla/lock/${head}`], { cwd: dir });
+    const rerun = await run();
+    expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
+    expect(rerun.stdout).toMatch(/taking over the release lock of a run that is gone \(pid 1 on runner-gone/);
+    expect(rerun.stdout).toContain("Nothing to release: every version is already released.");
+    expect(originRefs("refs/flotilla/lock")).toBe("");
+    expect(originRefs("refs/flotilla/released")).not.toBe("");
+
+    // Origin refuses refs/flotilla/lock/* (a token or ruleset that may not create it): nothing to
+    // do is still exit 0; with work, exit 1 and nothing published.
+    dropRecord();
+    const hook = path.join(origin, "hooks", "update");
+    writeFileSync(
+      hook,
+      '#!/bin/sh\ncase "$1" in refs/flotilla/lock/*) echo "lock refs are not allowed here" >&2; exit 1;; esac\nexit 0\n',
+      { mode: 0o755 },
+    );
+    const noop = await run();
+    expect(noop.exitCode, noop.stdout + noop.stderr).toBe(0);
+    expect(noop.stdout).toContain("Nothing to release");
+    setVersion(dir, "packages/lib", "1.0.1");
+    execFileSync("git", ["push", "--quiet", "origin", "main"], { cwd: dir });
+    const refused = await run();
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(1);
+    expect(refused.stderr).toMatch(/cannot take the release lock refs\/flotilla\/lock\/[0-9a-f]+ on origin, so nothing was changed/);
+    expect(Object.keys((await packument(tb, `@${s}/lib`))!.versions)).toEqual(["1.0.0"]);
   });
 
   it("a run killed with SIGKILL after its first publish is finished by a rerun; every version is published exactly once", async () => {
@@ -245,6 +292,10 @@ describe("flotilla publish", () => {
     const tb = testbed();
     const s = uniqueScope();
     const { dir, origin } = releasableWorkspace(chain(s));
+    // Every ref origin updates is logged: a dry run never takes the release lock (nor writes anything).
+    const refLog = path.join(tempDir(), "refs.log");
+    writeFileSync(path.join(origin, "hooks", "reference-transaction"), `#!/bin/sh\ncat >> '${refLog}'\n`, { mode: 0o755 });
+    writeFileSync(refLog, "");
     const r = await runFlotilla(["publish", "--dry-run"], { cwd: dir, env: envFor(tb) });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain(`publish @${s}/base@1.0.0 to ${tb.npm.url} under dist-tag "latest"`);
@@ -265,6 +316,7 @@ describe("flotilla publish", () => {
     expect(r.stdout).toContain(`pnpm -r --filter @${s}/base`);
     expect(puts(tb, s)).toEqual([]);
     expect(remoteTagNames(origin)).toEqual([]);
+    expect(readFileSync(refLog, "utf8")).toBe("");
   });
 
   it("scope ≠ owner against GitHub Packages → exit 2 naming the package, nothing published", async () => {

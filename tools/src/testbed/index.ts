@@ -102,9 +102,13 @@ export async function startTestbed(opts: { log?: (s: string) => void } = {}): Pr
     log(`testbed: ${name}`);
     return fn();
   };
-  const [{ docker, baseImage }, registry, npm, github, turboCache] = await Promise.all([
+  // A dockerd the testbed started is stopped if anything else fails to start (its pid is known
+  // once it answers, before the base image is built).
+  let dockerPid: number | undefined;
+  const started = await Promise.allSettled([
     step("Docker daemon", async () => {
       const docker = await ensureDocker(path.join(dir, "docker"));
+      dockerPid = docker.pid;
       log(`testbed: base image ${BASE_IMAGE}`);
       return { docker, baseImage: await ensureBaseImage(new Docker({ socketPath: docker.socketPath }), dir) };
     }),
@@ -113,6 +117,21 @@ export async function startTestbed(opts: { log?: (s: string) => void } = {}): Pr
     step("GitHub API stand-in", () => startGithubStub(path.join(dir, "github"))),
     step("Turborepo remote cache (turborepo-remote-cache)", () => startTurboCache(path.join(dir, "turbo-cache"))),
   ]);
+  const failed = started.find((r) => r.status === "rejected");
+  if (failed) {
+    // Nothing is left running: the state file, which stopTestbed reads, is written only below.
+    const pids = started.slice(1).flatMap((r) => (r.status === "fulfilled" ? [(r.value as { pid: number }).pid] : []));
+    await Promise.all(pids.map((pid) => stopDaemon(pid)));
+    if (dockerPid) await stopDaemon(dockerPid, 20_000);
+    throw failed.reason;
+  }
+  const [{ docker, baseImage }, registry, npm, github, turboCache] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+    { docker: Awaited<ReturnType<typeof ensureDocker>>; baseImage: string },
+    Awaited<ReturnType<typeof startOciRegistry>>,
+    Awaited<ReturnType<typeof startVerdaccio>>,
+    Awaited<ReturnType<typeof startGithubStub>>,
+    Awaited<ReturnType<typeof startTurboCache>>,
+  ];
 
   const testbed: Testbed = {
     dir,

@@ -35,8 +35,8 @@ const MISSED_BEATS = 4;
 /**
  * One release of a commit at a time (SPEC §5a.4), held on origin so two CI jobs see it: the ref
  * `refs/flotilla/lock/<commit>` is created with a lease that expects it absent (git's ref
- * transaction makes the create atomic on the server). The loser waits for the holder to finish,
- * then re-reads the registries. While a run holds the lock it re-pushes it every `heartbeatMs`
+ * transaction makes the create atomic on the server). The loser waits for the holder to finish;
+ * its caller reads the registries once it holds the lock. While a run holds the lock it re-pushes it every `heartbeatMs`
  * (a new commit whose message has the time, with a lease on its previous value), so a holder that
  * was cancelled on another runner is known gone after a few missed beats, on any host. A gone
  * holder's lock (no heartbeat for MISSED_BEATS intervals; a process of this host that no longer
@@ -116,7 +116,7 @@ export async function acquireReleaseLock(
           new Error(
             `cannot take the release lock ${ref} on origin, so nothing was changed: ${pushed.stderr.trim() || `git push exited ${pushed.exitCode}`} (flotilla needs to push refs/flotilla/* to origin; check the token's contents: write permission and rules on ref creation)`,
           ),
-          { code: "RELEASE_LOCKED" },
+          { code: "RELEASE_LOCKED", refused: true },
         );
       }
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));

@@ -46,7 +46,7 @@ export interface PublishOutcome {
 }
 
 /**
- * `flotilla publish` (SPEC §5): discover → preflight → diff → build → publish → tags → report.
+ * `flotilla publish` (SPEC §5): discover → preflight → lock → diff → build → publish → tags → report.
  * Each phase is a function below; side effects start only after preflight passed.
  */
 export async function publishCommand(opts: PublishOptions): Promise<PublishOutcome> {
@@ -180,14 +180,16 @@ async function lockRelease(ctx: ReleaseContext, opts: PublishOptions): Promise<R
       log: (m) => opts.log.info(m),
     });
   } catch (err) {
-    if ((err as { code?: string }).code === "RELEASE_LOCKED") throw new ReleaseError((err as Error).message);
+    // `refused`: origin would not take the lock ref at all (no holder; permissions, a ruleset).
+    if ((err as { code?: string }).code === "RELEASE_LOCKED")
+      throw Object.assign(new ReleaseError((err as Error).message), { refused: (err as { refused?: boolean }).refused === true });
     throw err;
   }
 }
 
 /**
- * Preflight (exit 2 on any problem), the release lock when `lockFirst`, and the diff against the
- * registries. Local checks run first: when one fails (no token, no origin, a bad name), the run
+ * Preflight (exit 2 on any problem), the release lock when `lockFirst` (then the promote-last
+ * probe), and the diff against the registries. Local checks run first: when one fails (no token, no origin, a bad name), the run
  * ends at exit 2 without reading any registry, remote or API — those reads could not succeed or
  * would be wasted (issue 8). Network checks still run, each only when what it needs is there, so
  * every problem is reported at once. With promote-last, the dist-tag probe (a no-op write) waits
@@ -219,23 +221,44 @@ async function preflightAndDiff(
   diffed?.catch(() => {}); // awaited below, once preflight has passed
   const problems = [...local, ...(await preflight(ctx, opts, true, local.length > 0))];
   if (problems.length) throw new InputError(problems);
-  const effective = promoteLast ? await promoteFallback(ctx, opts) : ctx;
-  const lock = lockFirst ? await lockRelease(effective, opts) : undefined;
-  if (lock) opts.events?.({ event: "lock", commit: lock.commit, waited: lock.waited });
+  let lock: ReleaseLock | undefined;
+  if (lockFirst) {
+    try {
+      lock = await lockRelease(ctx, opts);
+    } catch (err) {
+      // Origin refuses the lock ref itself (a job that may not push refs/flotilla/*): a run with
+      // nothing to do needs no lock, and ends as it did before the lock came first (exit 0);
+      // with work, the refusal stands (exit 1, nothing changed).
+      if (!(err as { refused?: boolean }).refused) throw err;
+      const plan = await checkedDiff(promoteLast ? await promoteFallback(ctx, opts) : ctx);
+      if (plan.units.some((u) => u.hasWork)) throw err;
+      return { ctx, plan };
+    }
+  }
   try {
+    if (lock) opts.events?.({ event: "lock", commit: lock.commit, waited: lock.waited });
+    // The promote-last probe writes `latest` (unchanged): under the lock, so it cannot undo a
+    // move made by a run that holds it.
+    const effective = promoteLast ? await promoteFallback(ctx, opts) : ctx;
     // The early diff ran beside the preflight, which waits out a service down for its first
     // seconds while the diff's reads give up sooner: once the preflight has passed, a failed early
     // diff is read once more (a failure for good fails again, and is reported then).
-    const plan = await (diffed ? diffed.catch(() => fullDiff(effective)) : fullDiff(effective));
-    const cycles = publishCycles(plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.pkg));
-    if (cycles.length) throw new InputError(cycles);
-    const tagsElsewhere = ctx.stages.has("git") ? await tagsOnOtherCommits(ctx.rootDir, plan.units, plan.commit) : [];
-    if (tagsElsewhere.length) throw new InputError(tagsElsewhere);
+    const plan = await checkedDiff(effective, diffed);
     return { ctx: effective, plan, ...(lock ? { lock } : {}) };
   } catch (err) {
     await lock?.release();
     throw err;
   }
+}
+
+/** The diff (`early`, when it already ran), refused on input errors only it reveals: a publish cycle, a tag on another commit. */
+async function checkedDiff(ctx: ReleaseContext, early?: Promise<PublishPlan>): Promise<PublishPlan> {
+  const plan = await (early ? early.catch(() => fullDiff(ctx)) : fullDiff(ctx));
+  const cycles = publishCycles(plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.pkg));
+  if (cycles.length) throw new InputError(cycles);
+  const tagsElsewhere = ctx.stages.has("git") ? await tagsOnOtherCommits(ctx.rootDir, plan.units, plan.commit) : [];
+  if (tagsElsewhere.length) throw new InputError(tagsElsewhere);
+  return plan;
 }
 
 /**
