@@ -16,8 +16,9 @@ export default defineConfig({
     hookTimeout: 600_000,
     // Three files at a time on two cores (measured, docs/reliability.md "How long the suite
     // takes"): a release test waits on daemons, registries and git much of the time, and two
-    // workers left the machine ~17% idle (432 s); three took 391 s, four 414 s with one flaky
-    // test. End-to-end files share one testbed, each test in its own scope.
+    // workers left the machine 10–17% idle (432–439 s); three kept it ~98% busy (391–435 s),
+    // four took 414 s with one flaky test. End-to-end files share one testbed, each test in its
+    // own scope.
     maxWorkers: 3,
     // Longest files first in each project, also on a fresh clone (tools/src/vitest-sequencer.ts).
     sequence: { sequencer: LongestFirst },
