@@ -36,12 +36,13 @@ const MISSED_BEATS = 4;
  * One release of a commit at a time (SPEC §5a.4), held on origin so two CI jobs see it: the ref
  * `refs/flotilla/lock/<commit>` is created with a lease that expects it absent (git's ref
  * transaction makes the create atomic on the server). The loser waits for the holder to finish;
- * its caller reads the registries once it holds the lock. While a run holds the lock it re-pushes it every `heartbeatMs`
- * (a new commit whose message has the time, with a lease on its previous value), so a holder that
- * was cancelled on another runner is known gone after a few missed beats, on any host. A gone
- * holder's lock (no heartbeat for MISSED_BEATS intervals; a process of this host that no longer
- * exists, or whose pid now names a process started at another time; a lock without heartbeat older than `staleMs`) is taken over with a lease on its exact
- * value: of two waiters, one wins. Hand-written: no library does locking through a git remote.
+ * its caller reads the registries once it holds the lock. While a run holds the lock it re-pushes
+ * it every `heartbeatMs` (a new commit whose message has the time, with a lease on its previous
+ * value), so a holder that was cancelled on another runner is known gone after a few missed
+ * beats, on any host. A gone holder's lock (no heartbeat for MISSED_BEATS intervals; a process of
+ * this host that no longer exists, or whose pid now names a process started at another time; a
+ * lock without heartbeat older than `staleMs`) is taken over with a lease on its exact value: of
+ * two waiters, one wins. Hand-written: no library does locking through a git remote.
  */
 export async function acquireReleaseLock(
   cwd: string,

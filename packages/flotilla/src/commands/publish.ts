@@ -189,18 +189,18 @@ async function lockRelease(ctx: ReleaseContext, opts: PublishOptions): Promise<R
 
 /**
  * Preflight (exit 2 on any problem), the release lock when `lockFirst` (then the promote-last
- * probe), and the diff against the registries. Local checks run first: when one fails (no token, no origin, a bad name), the run
- * ends at exit 2 without reading any registry, remote or API — those reads could not succeed or
- * would be wasted (issue 8). Network checks still run, each only when what it needs is there, so
- * every problem is reported at once. With promote-last, the dist-tag probe (a no-op write) waits
- * for preflight, and may switch the plan to direct dist-tags.
+ * probe), and the diff against the registries. Local checks run first: when one fails (no token,
+ * no origin, a bad name), the run ends at exit 2 without reading any registry, remote or API —
+ * those reads could not succeed or would be wasted (issue 8). Network checks still run, each only
+ * when what it needs is there, so every problem is reported at once. With promote-last, the
+ * dist-tag probe (a no-op write) waits for preflight, and may switch the plan to direct dist-tags.
  *
  * With the lock, the diff is read once it is held: a run that waited for another reads what that
  * run left, and a run that did not wait reads a state no other run of this commit is changing.
- * (Read before the lock, as well, a second read under it was needed for that: at N = 1,000, one
- * read of every packument, ~3 s of one Verdaccio.) Without it (a dry run, a shard, no origin), the
- * diff only reads, so it runs beside the network checks, whose verdict still comes first. The
- * caller releases the lock; an error here releases it before it is thrown.
+ * (When the diff was read before the lock, a second read under it was needed for that: at
+ * N = 1,000, one more read of every packument, ~3 s of one Verdaccio.) Without the lock (a dry
+ * run, a shard, no origin), the diff only reads, so it runs beside the network checks, whose
+ * verdict still comes first. The caller releases the lock; an error here releases it first.
  */
 async function preflightAndDiff(
   ctx: ReleaseContext,
