@@ -1,10 +1,11 @@
 /**
  * Benchmark: start-up of `flotilla plan` against `changeset status` (@changesets/cli 3.0.3, the
- * root devDependency) on a generated small workspace (issue 8: plan within 1.1× of it). Offline:
- * no testbed, no registry. Runs are interleaved (changesets, flotilla, changesets, …) so load on
- * the machine hits both alike; prints each median and the ratio flotilla / changesets.
+ * root devDependency) on a generated workspace (issue 8: plan within 1.1× of it on a small one;
+ * issue 12: no slower at N = 1,000 with 300 changesets). Offline: no testbed, no registry. Runs
+ * are interleaved (changesets, flotilla, changesets, …) so load on the machine hits both alike;
+ * prints each median and the ratio flotilla / changesets.
  *
- *   node tools/bench/plan-bench.ts [--n 20] [--runs 15]
+ *   node tools/bench/plan-bench.ts [--n 20] [--changesets 3] [--runs 15]
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -18,11 +19,12 @@ const arg = (name: string, def: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
 const N = arg("n", 20);
+const CHANGESETS = arg("changesets", 3);
 const RUNS = arg("runs", 15);
 const CHANGESET = path.join(root, "node_modules/@changesets/cli/bin.js");
 const FLOTILLA = path.join(root, "packages/flotilla/bundle/flotilla.mjs"); // the package's bin (pnpm build makes it)
 
-/** N packages in chains of five (`workspace:^`), three pending changesets, committed on main. */
+/** N packages in chains of five (`workspace:^`), CHANGESETS pending changesets, committed on main. */
 function generate(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), "plan-bench-"));
   const w = (rel: string, content: string | object) => {
@@ -37,11 +39,17 @@ function generate(): string {
     const deps = i % 5 === 0 ? {} : { dependencies: { [name(i - 1)]: "workspace:^" } };
     w(`packages/pkg-${i}/package.json`, { name: name(i), version: "1.0.0", ...deps });
   }
-  for (const [id, i, type] of [
+  const first = [
     ["brave-cats-run", 0, "minor"],
     ["quiet-dogs-sing", Math.min(7, N - 1), "patch"],
     ["tall-trees-grow", Math.min(12, N - 1), "major"],
-  ] as const)
+  ] as const;
+  // Beyond the first three: one package each, spread over the workspace, mostly patches.
+  const more = Array.from({ length: Math.max(0, CHANGESETS - first.length) }, (_, k) => {
+    const type = k % 10 === 0 ? "minor" : "patch";
+    return [`bench-change-${k}`, (k * 7 + 3) % N, type] as const;
+  });
+  for (const [id, i, type] of [...first.slice(0, CHANGESETS), ...more])
     w(`.changeset/${id}.md`, `---\n"${name(i)}": ${type}\n---\n\nChange ${id}.\n`);
   const git = (...a: string[]) => execFileSync("git", a, { cwd: dir, stdio: "pipe" });
   git("init", "-q", "-b", "main");
@@ -79,7 +87,7 @@ try {
   }
   const c = median(runs.changesets);
   const f = median(runs.flotilla);
-  console.log(`workspace: ${N} packages, 3 changesets; ${RUNS} runs each, interleaved, medians`);
+  console.log(`workspace: ${N} packages, ${CHANGESETS} changesets; ${RUNS} runs each, interleaved, medians`);
   console.log(`changeset status  ${(c / 1000).toFixed(3)} s`);
   console.log(`flotilla plan     ${(f / 1000).toFixed(3)} s`);
   console.log(`ratio flotilla / changesets: ${(f / c).toFixed(2)}×`);
