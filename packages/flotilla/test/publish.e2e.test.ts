@@ -96,7 +96,7 @@ describe("flotilla publish", () => {
     expect(puts(tb, scope).length).toBe(before);
   });
 
-  it("the release lock: a run with nothing to do takes over a gone run's lock and leaves none; an origin that refuses the lock ref fails only a run with work", async () => {
+  it("the release lock: a run with nothing to do takes over a gone run's lock and leaves none; an origin that refuses the lock ref fails only a run with work (exit 2)", async () => {
     const tb = testbed();
     const s = uniqueScope();
     const { dir, origin } = releasableWorkspace([{ name: `@${s}/lib`, version: "1.0.0" }]);
@@ -124,7 +124,7 @@ describe("flotilla publish", () => {
     expect(originRefs("refs/flotilla/released")).not.toBe("");
 
     // Origin refuses refs/flotilla/lock/* (a token or ruleset that may not create it): nothing to
-    // do is still exit 0; with work, exit 1 and nothing published.
+    // do is still exit 0; with work, a failed preflight (exit 2) naming the fix, nothing published.
     dropRecord();
     const hook = path.join(origin, "hooks", "update");
     writeFileSync(
@@ -138,8 +138,11 @@ describe("flotilla publish", () => {
     setVersion(dir, "packages/lib", "1.0.1");
     execFileSync("git", ["push", "--quiet", "origin", "main"], { cwd: dir });
     const refused = await run();
-    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(1);
-    expect(refused.stderr).toMatch(/cannot take the release lock refs\/flotilla\/lock\/[0-9a-f]+ on origin, so nothing was changed/);
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(
+      /cannot take the release lock refs\/flotilla\/lock\/[0-9a-f]+ on origin, so nothing was changed: .*lock refs are not allowed here/,
+    );
+    expect(refused.stderr).toMatch(/fix: let this job push refs\/flotilla\/\* to origin/);
     expect(Object.keys((await packument(tb, `@${s}/lib`))!.versions)).toEqual(["1.0.0"]);
   });
 

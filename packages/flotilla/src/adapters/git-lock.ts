@@ -111,11 +111,14 @@ export async function acquireReleaseLock(
     }
     if (!current) {
       // No lock there, yet the push failed: released between our push and the read (try again),
-      // or origin refuses the ref / cannot be reached — then stop instead of spinning.
-      if (++refused >= 3 || Date.now() > deadline) {
+      // or origin refuses the ref / cannot be reached — then stop instead of spinning. A refusal
+      // origin states (a hook, a ruleset, no permission) is final at once: trying again only
+      // meets it again.
+      const stated = /\[remote rejected\]|permission .*denied|\b403\b|forbidden/i.test(pushed.stderr);
+      if (stated || ++refused >= 3 || Date.now() > deadline) {
         throw Object.assign(
           new Error(
-            `cannot take the release lock ${ref} on origin, so nothing was changed: ${pushed.stderr.trim() || `git push exited ${pushed.exitCode}`} (flotilla needs to push refs/flotilla/* to origin; check the token's contents: write permission and rules on ref creation)`,
+            `cannot take the release lock ${ref} on origin, so nothing was changed: ${gitReason(pushed.stderr) || `git push exited ${pushed.exitCode}`}`,
           ),
           { code: "RELEASE_LOCKED", refused: true },
         );
@@ -188,6 +191,15 @@ export async function acquireReleaseLock(
       if (!lost) await git(["push", "--quiet", `--force-with-lease=${ref}:${mine}`, "origin", `:${ref}`]);
     },
   };
+}
+
+/** What origin said, from `git push`'s stderr: its own lines and the rejection, one line (not git's "To …" and "error: failed to push"). */
+function gitReason(stderr: string): string {
+  return stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !/^To |^error: failed to push some refs/.test(l))
+    .join(" / ");
 }
 
 async function remoteRef(cwd: string, ref: string): Promise<string | undefined> {

@@ -180,10 +180,22 @@ async function lockRelease(ctx: ReleaseContext, opts: PublishOptions): Promise<R
       log: (m) => opts.log.info(m),
     });
   } catch (err) {
-    // `refused`: origin would not take the lock ref at all (no holder; permissions, a ruleset).
-    if ((err as { code?: string }).code === "RELEASE_LOCKED")
-      throw Object.assign(new ReleaseError((err as Error).message), { refused: (err as { refused?: boolean }).refused === true });
-    throw err;
+    if ((err as { code?: string }).code !== "RELEASE_LOCKED") throw err;
+    // Origin would not take the lock ref at all (no holder: a hook, a ruleset, no permission, or
+    // origin unreachable): nothing was changed, so it is a failed preflight (exit 2) with its fix.
+    if ((err as { refused?: boolean }).refused)
+      throw Object.assign(
+        new InputError([
+          {
+            code: "RELEASE_LOCK_REFUSED",
+            message: (err as Error).message,
+            field: "git.push",
+            hint: "let this job push refs/flotilla/* to origin (GitHub Actions: `permissions: contents: write`; a ruleset or hook on ref creation must allow refs/flotilla/*), or set git.push false, or run with --only excluding git",
+          },
+        ]),
+        { refused: true },
+      );
+    throw new ReleaseError((err as Error).message);
   }
 }
 
@@ -228,7 +240,7 @@ async function preflightAndDiff(
     } catch (err) {
       // Origin refuses the lock ref itself (a job that may not push refs/flotilla/*): a run with
       // nothing to do needs no lock, and ends as it did before the lock came first (exit 0);
-      // with work, the refusal stands (exit 1, nothing changed).
+      // with work, the refusal stands (exit 2, nothing changed).
       if (!(err as { refused?: boolean }).refused) throw err;
       const plan = await checkedDiff(promoteLast ? await promoteFallback(ctx, opts) : ctx);
       if (plan.units.some((u) => u.hasWork)) throw err;
