@@ -92,6 +92,8 @@ describe("flotilla plan output", () => {
     const r = await runFlotilla(["plan"], { cwd: dir });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain("No pending changesets");
+    // plan reads no registry: it points at what would release versions already in package.json.
+    expect(r.stdout).toContain("`flotilla publish --dry-run` lists them");
     expect(JSON.parse((await runFlotilla(["plan", "--json"], { cwd: dir })).stdout).releases).toEqual([]);
   });
 });

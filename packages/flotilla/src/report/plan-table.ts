@@ -24,7 +24,8 @@ export function renderPlan(plan: Plan, opts: RenderOptions = {}): string {
   if (released.length === 0 && rangeOnly === 0) {
     lines.push(
       plan.changesets.length === 0
-        ? "No pending changesets: nothing to version."
+        ? // `plan` reads no registry: versions already in package.json may still be unreleased.
+          "No pending changesets: nothing to version.\nVersions in package.json not yet released are released by `flotilla publish` (`flotilla publish --dry-run` lists them)."
         : 'The pending changesets release no package (all bumps are "none").',
     );
   } else {
