@@ -129,7 +129,7 @@ describe("flotilla publish", () => {
     const hook = path.join(origin, "hooks", "update");
     writeFileSync(
       hook,
-      '#!/bin/sh\ncase "$1" in refs/flotilla/lock/*) echo "lock refs are not allowed here" >&2; exit 1;; esac\nexit 0\n',
+      `#!/bin/sh\ncase "$1" in refs/flotilla/lock/*) echo x >> '${path.join(origin, "lock-attempts")}'; echo "lock refs are not allowed here" >&2; exit 1;; esac\nexit 0\n`,
       { mode: 0o755 },
     );
     const noop = await run();
@@ -143,6 +143,8 @@ describe("flotilla publish", () => {
       /cannot take the release lock refs\/flotilla\/lock\/[0-9a-f]+ on origin, so nothing was changed: .*lock refs are not allowed here/,
     );
     expect(refused.stderr).toMatch(/fix: let this job push refs\/flotilla\/\* to origin/);
+    // A refusal origin states is not pushed again: one lock push per run.
+    expect(readFileSync(path.join(origin, "lock-attempts"), "utf8").trim().split("\n")).toHaveLength(2);
     expect(Object.keys((await packument(tb, `@${s}/lib`))!.versions)).toEqual(["1.0.0"]);
   });
 

@@ -112,9 +112,10 @@ export async function acquireReleaseLock(
     if (!current) {
       // No lock there, yet the push failed: released between our push and the read (try again),
       // or origin refuses the ref / cannot be reached — then stop instead of spinning. A refusal
-      // origin states (a hook, a ruleset, no permission) is final at once: trying again only
-      // meets it again.
-      const stated = /\[remote rejected\]|permission .*denied|\b403\b|forbidden/i.test(pushed.stderr);
+      // origin states (a hook or a ruleset "declined" it, no permission) is final at once: trying
+      // again only meets it again. A rejection for a ref updated at the same moment ("cannot
+      // lock ref", "already exists") is not one: it is tried again.
+      const stated = /declined|permission .*denied|\b403\b|forbidden/i.test(pushed.stderr);
       if (stated || ++refused >= 3 || Date.now() > deadline) {
         throw Object.assign(
           new Error(
