@@ -15,12 +15,12 @@ import { envFor, packument, testbed, uniqueScope, verdaccioRequests, versionedEx
 export const PUBLIC = ["tokens", "core", "ui"];
 export const APPS = ["web", "api"];
 
-/** examples/ after `changeset version`, built (so runs use --skip-build), with its own GitHub repository. */
+/** examples/ after `changeset version`, built (so runs use --skip-build), with its own GitHub repository; `tweak` runs after the build. */
 export async function preparedExamples(tweak?: (dir: string) => void) {
   const tb = testbed();
   const scope = uniqueScope();
-  const { dir, origin } = versionedExamples(scope, { tweak });
-  execFileSync("pnpm", ["-r", "--silent", "run", "build"], { cwd: dir, stdio: "ignore" });
+  // Built as `pnpm -r run build` builds it; a tweak (the race's slower Dockerfile) comes after.
+  const { dir, origin } = versionedExamples(scope, { tweak, built: true });
   const repo = `repo-${scope}`;
   await retried(() => registerGithubRepo(tb, "acme", repo, { remote: origin }));
   const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, encoding: "utf8" }).trim();

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createBareRemote } from "../../../../tools/src/testbed/git.ts";
 import { readTestbed, type Testbed, testbedEnv } from "../../../../tools/src/testbed/index.ts";
@@ -102,16 +102,81 @@ export function setVersion(dir: string, pkgDir: string, version: string): void {
   gitCommitAll(dir, `version ${version}`);
 }
 
+/**
+ * examples/ made ready once per test process under a placeholder scope, in two states: installed
+ * (`initial`) and after `changeset version` and a fresh install (`versioned`). A test's copy is
+ * the template with the placeholder (and the template's path, which pnpm's state file holds)
+ * replaced by its own scope and path, which is byte for byte what copying examples/ and running
+ * pnpm and changesets in the copy writes (a test compares the commits' trees), without one
+ * `changeset version` and two `pnpm install`s per test: ~1 CPU-s each time, and ~50 tests
+ * start here (issue 11, the suite's time).
+ */
+const PLACEHOLDER = "tplscopezq7";
+let templates: { initial: string; versioned: string; built: string; initialCommit: string } | undefined;
+
+function exampleTemplates(): { initial: string; versioned: string; built: string; initialCommit: string } {
+  if (templates) return templates;
+  const examples = path.join(REPO_ROOT, "examples");
+  const initial = copyTree(examples);
+  for (const f of execFileSync("git", ["ls-files"], { cwd: examples, encoding: "utf8" }).split("\n").filter(Boolean)) {
+    const p = path.join(initial, f);
+    if (statSync(p).isFile())
+      writeFileSync(
+        p,
+        readFileSync(p, "utf8").replaceAll("@acme/", `@${PLACEHOLDER}/`).replace('"owner": "acme"', `"owner": "${PLACEHOLDER}"`),
+      );
+  }
+  execFileSync("pnpm", ["install", "--silent"], { cwd: initial });
+  const versioned = tempDir();
+  materialize(initial, versioned, initial, PLACEHOLDER);
+  gitCommitAll(versioned, "initial");
+  execFileSync(path.join(REPO_ROOT, "node_modules/.bin/changeset"), ["version"], { cwd: versioned, stdio: "ignore" });
+  execFileSync("pnpm", ["install", "--silent"], { cwd: versioned });
+  const built = tempDir();
+  materialize(versioned, built, versioned, PLACEHOLDER);
+  execFileSync("pnpm", ["-r", "--silent", "run", "build"], { cwd: built, stdio: "ignore" });
+  templates = { initial, versioned, built, initialCommit: headCommit(versioned) };
+  return templates;
+}
+
+const headCommit = (dir: string) => execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, encoding: "utf8" }).trim();
+
+/**
+ * Copies `from` (its .git left out) into `to`, with the placeholder scope and `fromRoot`'s path
+ * in file contents and folder names replaced by `scope` and `to`'s path (and, when given, the
+ * template's initial commit, which the changelogs name, by the copy's); symlinks as they are
+ * (pnpm's links are relative), file modes kept.
+ */
+function materialize(from: string, to: string, fromRoot: string, scope: string, commits?: [string, string]): void {
+  const short = commits?.map((c) => c.slice(0, 7));
+  const rewrite = (s: string) => {
+    const out = s.replaceAll(PLACEHOLDER, scope).replaceAll(fromRoot, to);
+    return short ? out.replaceAll(short[0]!, short[1]!) : out;
+  };
+  const walk = (src: string, dst: string) => {
+    mkdirSync(dst, { recursive: true });
+    for (const e of readdirSync(src, { withFileTypes: true })) {
+      if (e.name === ".git") continue;
+      const s = path.join(src, e.name);
+      const d = path.join(dst, rewrite(e.name));
+      if (e.isSymbolicLink()) symlinkSync(readlinkSync(s), d);
+      else if (e.isDirectory()) walk(s, d);
+      else writeFileSync(d, rewrite(readFileSync(s, "utf8")), { mode: statSync(s).mode });
+    }
+  };
+  walk(from, to);
+}
+
+/** Removes everything in `dir` but its .git. */
+function emptyWorkTree(dir: string): void {
+  for (const e of readdirSync(dir)) if (e !== ".git") rmSync(path.join(dir, e), { recursive: true, force: true });
+}
+
 /** examples/ under a unique scope and owner, installed, committed on main, with a bare origin. */
 export function exampleRepo(scope: string): { dir: string; origin: string } {
-  const examples = path.join(REPO_ROOT, "examples");
-  const dir = copyTree(examples);
-  for (const f of execFileSync("git", ["ls-files"], { cwd: examples, encoding: "utf8" }).split("\n").filter(Boolean)) {
-    const p = path.join(dir, f);
-    if (statSync(p).isFile())
-      writeFileSync(p, readFileSync(p, "utf8").replaceAll("@acme/", `@${scope}/`).replace('"owner": "acme"', `"owner": "${scope}"`));
-  }
-  execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
+  const { initial } = exampleTemplates();
+  const dir = tempDir();
+  materialize(initial, dir, initial, scope);
   gitCommitAll(dir, "initial");
   const origin = createBareRemote(path.join(tempDir(), "origin.git"));
   execFileSync("git", ["remote", "add", "origin", origin], { cwd: dir });
@@ -121,16 +186,19 @@ export function exampleRepo(scope: string): { dir: string; origin: string } {
 
 /**
  * examples/ as a release job checks it out: exampleRepo, then `changeset version` and a fresh
- * install, committed as "Version Packages" (pushed to origin when asked). Every e2e test that
- * releases examples/ starts here, so they release the same thing.
+ * install (from the template), committed as "Version Packages" (pushed to origin when asked).
+ * Every e2e test that releases examples/ starts here, so they release the same thing. `built`:
+ * also `pnpm -r run build`'s output (dist/, ignored by git), made before `tweak` runs.
  */
 export function versionedExamples(
   scope: string,
-  opts: { tweak?: (dir: string) => void; push?: boolean } = {},
+  opts: { tweak?: (dir: string) => void; push?: boolean; built?: boolean } = {},
 ): { dir: string; origin: string } {
   const { dir, origin } = exampleRepo(scope);
-  execFileSync(path.join(REPO_ROOT, "node_modules/.bin/changeset"), ["version"], { cwd: dir });
-  execFileSync("pnpm", ["install", "--silent"], { cwd: dir });
+  const { versioned, built, initialCommit } = exampleTemplates();
+  emptyWorkTree(dir);
+  const from = opts.built ? built : versioned;
+  materialize(from, dir, from, scope, [initialCommit, headCommit(dir)]);
   opts.tweak?.(dir);
   gitCommitAll(dir, "Version Packages");
   if (opts.push) execFileSync("git", ["push", "--quiet", "origin", "main"], { cwd: dir });
