@@ -93,7 +93,7 @@ describe("the release lock's heartbeat", () => {
     leaveLock(dir, head, beatingHolderHere({ pidStart: "1", pidSpace: "00000000-0000-0000-0000-000000000000 pid:[1]" }));
     const log: string[] = [];
     const err = await rejection(
-      acquireReleaseLock(dir, head, { waitMs: 1500, staleMs: 6 * 3600_000, pollMs: 100, log: (m) => log.push(m) }),
+      acquireReleaseLock(dir, head, { waitMs: 1500, staleMs: 6 * 3600_000, pollMs: 500, log: (m) => log.push(m) }),
     );
     expect(log.join("\n")).not.toMatch(/taking over/);
     expect(err?.code).toBe("RELEASE_LOCKED");
@@ -102,7 +102,7 @@ describe("the release lock's heartbeat", () => {
   it("a holder on this host whose process is alive (same pid, same start) and beats is waited for", async () => {
     const { dir, head } = repoWithOrigin();
     leaveLock(dir, head, beatingHolderHere({ pidStart: processStart(process.pid) }));
-    const err = await rejection(acquireReleaseLock(dir, head, { waitMs: 1500, staleMs: 6 * 3600_000, pollMs: 100, log: () => {} }));
+    const err = await rejection(acquireReleaseLock(dir, head, { waitMs: 1500, staleMs: 6 * 3600_000, pollMs: 500, log: () => {} }));
     expect(err?.code).toBe("RELEASE_LOCKED");
   });
 
@@ -123,7 +123,7 @@ describe("the release lock's heartbeat", () => {
     expect(Date.now() - Date.parse(lockHolder(origin, head).heartbeat)).toBeLessThan(10_000);
     const log: string[] = [];
     const err = await rejection(
-      acquireReleaseLock(dir, head, { waitMs: 12_000, staleMs: 6 * 3600_000, pollMs: 200, log: (m) => log.push(m) }),
+      acquireReleaseLock(dir, head, { waitMs: 12_000, staleMs: 6 * 3600_000, pollMs: 1_000, log: (m) => log.push(m) }),
     );
     expect(err?.code).toBe("RELEASE_LOCKED");
     expect(err?.message).toMatch(/another flotilla run is releasing commit [0-9a-f]{7} \(pid \d+ on runner-a/);
@@ -159,7 +159,7 @@ describe("the release lock's heartbeat", () => {
     const old = new Date(Date.now() - 3600_000).toISOString();
     leaveLock(dir, head, { host: "runner-gone", pid: 1, started: old, heartbeat: old, every: 30 });
     const other = cloneOf(origin);
-    const opts = { waitMs: 3_000, staleMs: 6 * 3600_000, pollMs: 100, log: () => {} };
+    const opts = { waitMs: 3_000, staleMs: 6 * 3600_000, pollMs: 500, log: () => {} };
     // Each ends holding the lock or, after waiting for the winner, with RELEASE_LOCKED.
     const results = await Promise.allSettled([
       acquireReleaseLock(dir, head, { ...opts, host: "runner-b" }),
