@@ -143,15 +143,15 @@ const headCommit = (dir: string) => execFileSync("git", ["rev-parse", "HEAD"], {
 
 /**
  * Copies `from` (its .git left out) into `to`, with the placeholder scope and `fromRoot`'s path
- * in file contents and folder names replaced by `scope` and `to`'s path (and, when given, the
- * template's initial commit, which the changelogs name, by the copy's); symlinks as they are
+ * in file contents and folder names replaced by `scope` and `to`'s path (and, when given, in the
+ * changelogs, the template's initial commit by the copy's); symlinks as they are
  * (pnpm's links are relative), file modes kept.
  */
 function materialize(from: string, to: string, fromRoot: string, scope: string, commits?: [string, string]): void {
   const short = commits?.map((c) => c.slice(0, 7));
-  const rewrite = (s: string) => {
+  const rewrite = (s: string, changelog = false) => {
     const out = s.replaceAll(PLACEHOLDER, scope).replaceAll(fromRoot, to);
-    return short ? out.replaceAll(short[0]!, short[1]!) : out;
+    return short && changelog ? out.replaceAll(short[0]!, short[1]!) : out;
   };
   const walk = (src: string, dst: string) => {
     mkdirSync(dst, { recursive: true });
@@ -161,7 +161,8 @@ function materialize(from: string, to: string, fromRoot: string, scope: string, 
       const d = path.join(dst, rewrite(e.name));
       if (e.isSymbolicLink()) symlinkSync(readlinkSync(s), d);
       else if (e.isDirectory()) walk(s, d);
-      else writeFileSync(d, rewrite(readFileSync(s, "utf8")), { mode: statSync(s).mode });
+      // latin1 both ways: any byte survives (the names replaced are ASCII).
+      else writeFileSync(d, rewrite(readFileSync(s, "latin1"), e.name === "CHANGELOG.md"), { encoding: "latin1", mode: statSync(s).mode });
     }
   };
   walk(from, to);
