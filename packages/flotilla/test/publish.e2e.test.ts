@@ -107,10 +107,21 @@ describe("flotilla publish", () => {
       for (const ref of originRefs("refs/flotilla/released").split("\n").filter(Boolean))
         execFileSync("git", ["update-ref", "-d", ref], { cwd: origin });
     };
+    // The record and the lock's deletion reach origin in one atomic push: one ref transaction, the last.
+    const transactions = path.join(origin, "transactions");
+    writeFileSync(
+      path.join(origin, "hooks", "reference-transaction"),
+      `#!/bin/sh\n[ "$1" = committed ] || exit 0\n{ cat; echo --; } >> '${transactions}'\n`,
+      { mode: 0o755 },
+    );
     expect((await run()).exitCode).toBe(0);
     const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, encoding: "utf8" }).trim();
+    const last = readFileSync(transactions, "utf8").split("--\n").filter(Boolean).at(-1)!;
+    expect(last).toMatch(new RegExp(`^0{40} [0-9a-f]{40} refs/flotilla/released/${head}/`, "m"));
+    expect(last).toMatch(new RegExp(`^[0-9a-f]{40} 0{40} refs/flotilla/lock/${head}$`, "m"));
+    expect(originRefs("refs/flotilla/lock")).toBe("");
 
-    // A run killed after its last step left its lock, and no record (the record is written after the lock is gone).
+    // A run killed before its last push left its lock, and no record (one push writes the record and deletes the lock).
     dropRecord();
     const tenMinutesAgo = new Date(Date.now() - 10 * 60_000).toISOString();
     const holder = JSON.stringify({ host: "runner-gone", pid: 1, started: tenMinutesAgo, heartbeat: tenMinutesAgo, every: 30 });

@@ -26,7 +26,12 @@ export interface ReleaseLock {
   commit: string;
   /** True when another run held the lock first (the caller says so when it left nothing to do). */
   waited: boolean;
-  release(): Promise<void>;
+  /**
+   * Deletes the lock (only while it is ours). `with`: more refspecs pushed in the same atomic
+   * push (the release record), so origin sees both or neither; true when that push went through.
+   * Releasing twice does nothing the second time.
+   */
+  release(with_?: string[]): Promise<boolean>;
 }
 
 /** A holder is gone once its last heartbeat is older than this many of its own intervals. */
@@ -157,6 +162,7 @@ export async function acquireReleaseLock(
   // a lock another run took over (then we stop beating and say so). A beat origin cannot take
   // (network) is tried again at the next interval.
   let lost = false;
+  let released = false;
   let beating: Promise<void> = Promise.resolve();
   const beat = async () => {
     const next = await lockCommit();
@@ -185,11 +191,19 @@ export async function acquireReleaseLock(
     ref,
     commit,
     waited,
-    async release() {
+    async release(with_ = []) {
+      if (released) return false;
+      released = true;
       clearInterval(timer);
       await beating;
-      // Only our own lock: the lease expects our last value.
-      if (!lost) await git(["push", "--quiet", `--force-with-lease=${ref}:${mine}`, "origin", `:${ref}`]);
+      // Only our own lock: the lease expects our last value. With more refs, one atomic push:
+      // when it fails (the lock was taken over, a ref refused), nothing of it happened, and the
+      // lock alone is deleted as without them.
+      if (lost) return false;
+      const lease = `--force-with-lease=${ref}:${mine}`;
+      if (with_.length && (await git(["push", "--quiet", "--atomic", lease, "origin", `:${ref}`, ...with_])).exitCode === 0) return true;
+      await git(["push", "--quiet", lease, "origin", `:${ref}`]);
+      return false;
     },
   };
 }

@@ -8,7 +8,7 @@ import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor 
 import { FlotillaError, formatProblem, InputError, type Problem, ReleaseError } from "../errors.ts";
 import { describeStep } from "../execute/describe.ts";
 import { runSteps, type StepOutcome } from "../execute/runner.ts";
-import { coverageOf, readRecord, recordedPlan, recordOf, writeRecord } from "../observe/record.ts";
+import { coverageOf, readRecord, recordedPlan, recordOf, recordRefspec, writeRecord } from "../observe/record.ts";
 import { observeState } from "../observe/state.ts";
 import { checkInvariants } from "../plan/invariants.ts";
 import { type PublishPlan, planPublish, type Step } from "../plan/publish-plan.ts";
@@ -91,14 +91,15 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
       outcomes = await execute(ctx, plan, opts);
       out = await finish(ctx, plan, outcomes, started, true);
     }
+    // The record last, in the same atomic push that deletes the lock: a run killed before it
+    // leaves the lock and no record, and its rerun takes the lock over, reads every registry,
+    // finds nothing to do and writes the record. (Written before the lock's deletion, a kill
+    // between them left a lock that no rerun ever took: the record answered first.) A run with
+    // nothing to do writes it too (it read every source): the next no-op can trust it.
+    if (out.exitCode === 0) await certify(ctx, plan, outcomes, opts, lock);
   } finally {
-    await lock?.release();
+    await lock?.release(); // nothing left to do when certify released it
   }
-  // The record last, after the lock is gone: a run killed between the two leaves neither, and its
-  // rerun reads every registry, finds nothing to do and writes the record. (Written before the
-  // release, a kill between them left a lock that no rerun ever took: the record answered first.)
-  // A run with nothing to do writes it too (it read every source): the next no-op can trust it.
-  if (out.exitCode === 0 && !opts.dryRun) await certify(ctx, plan, outcomes, opts);
   return out;
 }
 
@@ -379,10 +380,19 @@ async function planInputs(ctx: ReleaseContext, sha: string | undefined, notes = 
 }
 
 /**
- * Writes the release record after a run that left nothing undone (observe/record.ts). It only
- * saves the next no-op its reads: when it cannot be written, the run says so and still succeeds.
+ * Writes the release record after a run that left nothing undone (observe/record.ts), with the
+ * lock's deletion in one atomic push when the run holds the lock (one push fewer at the end of
+ * every release; when that push fails, the lock is deleted alone and the record pushed after).
+ * The record only saves the next no-op its reads: when it cannot be written, the run says so and
+ * still succeeds.
  */
-async function certify(ctx: ReleaseContext, plan: PublishPlan, outcomes: Map<string, StepOutcome>, opts: PublishOptions): Promise<void> {
+async function certify(
+  ctx: ReleaseContext,
+  plan: PublishPlan,
+  outcomes: Map<string, StepOutcome>,
+  opts: PublishOptions,
+  lock?: ReleaseLock,
+): Promise<void> {
   if (!plan.commit || !recordable(ctx)) return;
   const digests = new Map<string, string>();
   for (const s of plan.steps) {
@@ -390,7 +400,9 @@ async function certify(ctx: ReleaseContext, plan: PublishPlan, outcomes: Map<str
     if (d && (s.kind === "image-build-push" || s.kind === "image-index" || s.kind === "image-promote")) digests.set(s.payload.image, d);
   }
   try {
-    await writeRecord(ctx.rootDir, recordOf(await planInputs(ctx, plan.commit, false), plan, digests));
+    const rec = recordOf(await planInputs(ctx, plan.commit, false), plan, digests);
+    if (lock && (await lock.release([await recordRefspec(ctx.rootDir, rec)]))) return;
+    await writeRecord(ctx.rootDir, rec);
   } catch (err) {
     opts.log.warn(`the release record was not written (the next run reads every registry): ${(err as Error).message}`);
   }

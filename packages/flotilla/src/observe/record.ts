@@ -153,13 +153,19 @@ export async function readRecord(cwd: string, commit: string, coverage: string):
   }
 }
 
-/** Pushes the record to origin (a blob and its ref; the ref never moves once written). */
-export async function writeRecord(cwd: string, rec: ReleaseRecord): Promise<void> {
+/** The record as a local blob, and the refspec that puts it on origin (`<blob>:<ref>`). */
+export async function recordRefspec(cwd: string, rec: ReleaseRecord): Promise<string> {
   const blob = await git(cwd, ["hash-object", "-w", "--stdin"], `${JSON.stringify(rec, null, 2)}\n`);
   if (!blob.ok) throw new Error(`git hash-object failed: ${blob.stderr.trim()}`);
-  const ref = refOf(rec.commit, rec.coverage);
-  const pushed = await git(cwd, ["push", "--quiet", "origin", `${blob.stdout.trim()}:${ref}`]);
-  if (!pushed.ok && !/already exists|\[rejected\]/.test(pushed.stderr)) throw new Error(`git push ${ref} failed: ${pushed.stderr.trim()}`);
+  return `${blob.stdout.trim()}:${refOf(rec.commit, rec.coverage)}`;
+}
+
+/** Pushes the record to origin (a blob and its ref; the ref never moves once written). */
+export async function writeRecord(cwd: string, rec: ReleaseRecord): Promise<void> {
+  const refspec = await recordRefspec(cwd, rec);
+  const pushed = await git(cwd, ["push", "--quiet", "origin", refspec]);
+  if (!pushed.ok && !/already exists|\[rejected\]/.test(pushed.stderr))
+    throw new Error(`git push ${refspec.split(":")[1]} failed: ${pushed.stderr.trim()}`);
 }
 
 /** Image name → digest, from a record. */
