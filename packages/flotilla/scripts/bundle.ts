@@ -62,6 +62,26 @@ const jsoncAsModule: esbuild.Plugin = {
   },
 };
 
+/**
+ * libnpmpublish requires sigstore (with tuf-js, ~0.1 s of CPU to load) at the top of its
+ * provenance module, so every npm write paid for it; only a publish with provenance calls it.
+ * Here its `require("sigstore")` becomes a getter that loads it on first use. The build fails if
+ * the line it replaces is not there (a new libnpmpublish), rather than bundle it unchanged unseen.
+ */
+const lazySigstore: esbuild.Plugin = {
+  name: "lazy-sigstore",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]libnpmpublish[\\/]lib[\\/]provenance\.js$/ }, (args) => {
+      const source = readFileSync(args.path, "utf8");
+      const line = "const sigstore = require('sigstore')";
+      if (!source.includes(line))
+        throw new Error(`${args.path}: "${line}" not found; update the lazy-sigstore plugin in scripts/bundle.ts`);
+      const lazy = "const sigstore = new Proxy({}, { get: (_, key) => require('sigstore')[key] })";
+      return { contents: source.replace(line, lazy), loader: "js", resolveDir: path.dirname(args.path) };
+    });
+  },
+};
+
 const common: esbuild.BuildOptions = {
   bundle: true,
   platform: "node",
@@ -98,7 +118,7 @@ const result = await esbuild.build({
   chunkNames: "[name]-[hash]",
   outExtension: { ".js": ".mjs" },
   external: ["cpu-features", "*.node"],
-  plugins: [fromSources, jsoncAsModule],
+  plugins: [fromSources, jsoncAsModule, lazySigstore],
   metafile: true,
 });
 
