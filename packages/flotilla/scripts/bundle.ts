@@ -63,22 +63,37 @@ const jsoncAsModule: esbuild.Plugin = {
 };
 
 /**
- * libnpmpublish requires sigstore (with tuf-js, ~0.1 s of CPU to load) at the top of its
- * provenance module, so every npm write paid for it; only a publish with provenance calls it.
- * Here its `require("sigstore")` becomes a getter that loads it on first use. The build fails if
- * the line it replaces is not there (a new libnpmpublish), rather than bundle it unchanged unseen.
+ * Modules some dependencies require at load time but use only on a path flotilla rarely takes;
+ * each `require` below becomes a getter that loads the module on first use:
+ * - libnpmpublish's provenance module requires sigstore (with tuf-js, ~0.1 s of CPU): only a
+ *   publish with provenance calls it, yet every npm write paid for it;
+ * - docker-modem requires ssh2 (~0.2 s unbundled) for `ssh://` Docker hosts: every image build
+ *   paid for it.
+ * The build fails when a line it rewrites is not there (a new version of the dependency), rather
+ * than bundle the eager require unseen.
  */
-const lazySigstore: esbuild.Plugin = {
-  name: "lazy-sigstore",
+const LAZY_REQUIRES: { file: RegExp; line: string; lazy: string }[] = [
+  {
+    file: /[\\/]libnpmpublish[\\/]lib[\\/]provenance\.js$/,
+    line: "const sigstore = require('sigstore')",
+    lazy: "const sigstore = new Proxy({}, { get: (_, key) => require('sigstore')[key] })",
+  },
+  {
+    file: /[\\/]docker-modem[\\/]lib[\\/]ssh\.js$/,
+    line: "var Client = require('ssh2').Client,",
+    // Called with `new`: a constructor that returns an object gives that object.
+    lazy: "var Client = function (...args) { return new (require('ssh2').Client)(...args); },",
+  },
+];
+const lazyRequires: esbuild.Plugin = {
+  name: "lazy-requires",
   setup(build) {
-    build.onLoad({ filter: /[\\/]libnpmpublish[\\/]lib[\\/]provenance\.js$/ }, (args) => {
-      const source = readFileSync(args.path, "utf8");
-      const line = "const sigstore = require('sigstore')";
-      if (!source.includes(line))
-        throw new Error(`${args.path}: "${line}" not found; update the lazy-sigstore plugin in scripts/bundle.ts`);
-      const lazy = "const sigstore = new Proxy({}, { get: (_, key) => require('sigstore')[key] })";
-      return { contents: source.replace(line, lazy), loader: "js", resolveDir: path.dirname(args.path) };
-    });
+    for (const { file, line, lazy } of LAZY_REQUIRES)
+      build.onLoad({ filter: file }, (args) => {
+        const source = readFileSync(args.path, "utf8");
+        if (!source.includes(line)) throw new Error(`${args.path}: "${line}" not found; update LAZY_REQUIRES in scripts/bundle.ts`);
+        return { contents: source.replace(line, lazy), loader: "js", resolveDir: path.dirname(args.path) };
+      });
   },
 };
 
@@ -118,7 +133,7 @@ const result = await esbuild.build({
   chunkNames: "[name]-[hash]",
   outExtension: { ".js": ".mjs" },
   external: ["cpu-features", "*.node"],
-  plugins: [fromSources, jsoncAsModule, lazySigstore],
+  plugins: [fromSources, jsoncAsModule, lazyRequires],
   metafile: true,
 });
 

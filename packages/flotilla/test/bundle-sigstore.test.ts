@@ -1,5 +1,5 @@
 /**
- * The bundle loads sigstore only when provenance needs it (scripts/bundle.ts, lazy-sigstore):
+ * The bundle loads sigstore only when provenance needs it (scripts/bundle.ts, LAZY_REQUIRES):
  * libnpmpublish's `require("sigstore")` became a getter. This checks that the getter still hands
  * libnpmpublish a working sigstore: a publish with a provenance file reaches sigstore's own
  * verification. No test signs for real (that needs a CI provider's OIDC token), so this is the
