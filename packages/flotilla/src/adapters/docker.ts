@@ -195,7 +195,16 @@ export const PUSH_IDLE_MS = 120_000;
 /** Idle periods a push may spend with a layer "Waiting" for an upload slot before it counts as stuck. */
 export const PUSH_QUEUE_WAITS = 4;
 /** Attempts of one push in all, however many of them brought a layer up (each waits up to 8 s before it). */
-export const PUSH_MAX_ATTEMPTS = 20;
+export const PUSH_MAX_ATTEMPTS = 30;
+/**
+ * Attempts after the first that may bring no new layer up. Once every layer is up, an attempt is
+ * still ~10 requests (a HEAD per layer, the manifest), and the daemon fails the push on any 503
+ * among them: with 15% of requests failing, four attempts in five fail. With 8 retries, the nine
+ * failures in a row that end a push came about one time in seven (the fault table's oci:5xx cell
+ * failed that way once, 1 Dec 2026); with 16, seventeen in a row, one in forty-five. A registry
+ * that always fails costs ~2 minutes of backoff before the push is given up.
+ */
+export const PUSH_FRUITLESS_RETRIES = 16;
 
 /** A layer this push got into the repository: uploaded, or mounted from another repository ("Layer already exists" is not). */
 const LAYER_UP = /^(Pushed|Mounted from )/;
@@ -238,7 +247,7 @@ const AUTH_PUSH = /unauthorized|authentication required|no basic auth credential
 
 export interface PushOptions {
   /**
-   * Extra attempts after the first that bring no new layer up (default 8). An attempt that got a
+   * Extra attempts after the first that bring no new layer up (default PUSH_FRUITLESS_RETRIES). An attempt that got a
    * layer up before it failed does not count: the next one starts from there. At most
    * PUSH_MAX_ATTEMPTS in all.
    */
@@ -288,7 +297,7 @@ export async function pushImage(
     maxMs: 8000,
     shouldRetry: async (err) => {
       if (up.size === upBefore) fruitless++;
-      if (fruitless > (opts.retries ?? 8)) return false;
+      if (fruitless > (opts.retries ?? PUSH_FRUITLESS_RETRIES)) return false;
       if (isTransient(err)) return true;
       const msg = (err as Error).message ?? "";
       if (AUTH_PUSH.test(msg)) {
