@@ -20,7 +20,7 @@ export const CONTENT_WRITES = { perMinute: 80, perHour: 500, burst: 10, everyMs:
  * no minute holds more than 10 + 60 = 70; and 500 a rolling hour at most (a second limiter every
  * job also passes).
  */
-export function contentLimiter(Bottleneck: typeof import("bottleneck").default, id: string) {
+export function contentLimiter(Bottleneck: typeof import("bottleneck").default, id: string): import("bottleneck").default.Group {
   const { perHour, burst, everyMs } = CONTENT_WRITES;
   const hourly = new Bottleneck({
     id: `${id}-hour`,
