@@ -2,8 +2,8 @@
  * The git-tag steps' git work coalesced per repository (issue 12), against real repositories and
  * a bare origin: what becomes ready while a batch runs goes in the next one; a refused tag fails alone.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -123,6 +123,34 @@ describe("git tags, batched", () => {
     const at = (ms: number, i: number) => new Promise<number>((r) => setTimeout(() => r(push(i)), ms));
     expect(await Promise.all([at(0, 1), at(100, 2), at(200, 3), at(700, 4)])).toEqual([1, 2, 3, 4]);
     expect(batches).toEqual([[1, 2, 3], [4]]);
+  });
+
+  it("a ref lock a killed `git update-ref` left (SIGKILL mid-transaction) is removed before the next run's first tag; a newer one is not", async () => {
+    const { dir, git } = repoWithOrigin();
+    const head = git("rev-parse", "HEAD");
+    /** A real `git update-ref` killed with SIGKILL once it holds the lock of refs/tags/<tag>. */
+    const killedMidTransaction = async (tag: string) => {
+      const child = spawn("git", ["update-ref", "--stdin"], { cwd: dir });
+      child.stdin.write(`start\ncreate refs/tags/${tag} ${head}\nprepare\n`);
+      await new Promise<void>((resolve) => child.stdout.on("data", (d: Buffer) => d.toString().includes("prepare: ok") && resolve()));
+      child.kill("SIGKILL");
+      await new Promise((r) => child.on("close", r));
+      expect(existsSync(path.join(dir, `.git/refs/tags/${tag}.lock`))).toBe(true);
+    };
+    await killedMidTransaction("x@1.0.0");
+    // git itself never gets past it.
+    expect(spawnSync("git", ["tag", "-a", "x@1.0.0", "-m", "x@1.0.0"], { cwd: dir, encoding: "utf8" }).stderr).toMatch(/File exists/);
+    const runStarted = Date.now() + 1; // the next run starts after the kill
+    await new Promise((r) => setTimeout(r, 20));
+    await gitTags({}, dir, runStarted).create("x@1.0.0", head);
+    expect(git("rev-parse", "x@1.0.0^{commit}")).toBe(head);
+    expect(existsSync(path.join(dir, ".git/refs/tags/x@1.0.0.lock"))).toBe(false);
+
+    // A lock made after the run started may be a live writer's: left alone, and that tag fails.
+    const before = Date.now() - 1_000;
+    await killedMidTransaction("y@1.0.0");
+    await expect(gitTags({}, dir, before).create("y@1.0.0", head)).rejects.toThrow(/y@1\.0\.0\.lock.*File exists|File exists/s);
+    expect(existsSync(path.join(dir, ".git/refs/tags/y@1.0.0.lock"))).toBe(true);
   });
 
   it("creates annotated tags at the given commit in one batch, reads them back, and refuses one that exists", async () => {

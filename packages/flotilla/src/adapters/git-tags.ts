@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import type { Dirent } from "node:fs";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
@@ -85,6 +86,40 @@ function git(cwd: string, args: string[], input?: string): Promise<string> {
   });
 }
 
+/**
+ * Removes the ref locks (`refs/tags/<tag>.lock`) that a git process killed mid-transaction left:
+ * the ones made before this run started. git never removes them itself, and while one is there
+ * every write of that tag fails ("cannot lock ref … File exists"), so the rerun after a SIGKILL
+ * that landed inside `git update-ref` could never create the tag (the kill-point sweep met it at
+ * "start git-tag", 1 Dec 2026). A lock made before this run is not a live writer's: a run writes
+ * its tags only while it holds the release lock of its commit, which a live earlier run of this
+ * checkout would still hold; git holds a ref lock for a moment, not across runs. Returns the
+ * refs whose lock was removed.
+ */
+export async function clearStaleTagLocks(cwd: string, startedAt: number): Promise<string[]> {
+  const common = path.resolve(cwd, (await git(cwd, ["rev-parse", "--git-common-dir"])).trim());
+  const root = path.join(common, "refs", "tags");
+  const stale: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return; // no refs/tags yet
+    }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.name.endsWith(".lock") && (await stat(p)).mtimeMs < startedAt) {
+        await rm(p, { force: true });
+        stale.push(path.relative(common, p).slice(0, -".lock".length).split(path.sep).join("/"));
+      }
+    }
+  };
+  await walk(root);
+  return stale;
+}
+
 /** Local tags → the commit each points at, in one `for-each-ref`. */
 async function localTagCommits(cwd: string): Promise<Map<string, string>> {
   const out = await git(cwd, ["for-each-ref", "--format=%(refname:strip=2) %(objecttype) %(objectname) %(*objectname)", "refs/tags"]);
@@ -148,8 +183,12 @@ function tagWriter(cwd: string) {
 
 const perRun = new WeakMap<object, GitTags>();
 
-/** The batched tag operations of the repository at `cwd`, one set per `run` (its context object). */
-export function gitTags(run: object, cwd: string): GitTags {
+/**
+ * The batched tag operations of the repository at `cwd`, one set per `run` (its context object).
+ * `startedAt`: when the run started (ms since the epoch; this process's start by default): ref
+ * locks older than that are a killed run's.
+ */
+export function gitTags(run: object, cwd: string, startedAt = performance.timeOrigin): GitTags {
   const known = perRun.get(run);
   if (known) return known;
   // Local tags are read once: the ones that matter (left by a killed run) exist before this run
@@ -160,9 +199,13 @@ export function gitTags(run: object, cwd: string): GitTags {
     local ??= localTagCommits(cwd);
     return local;
   };
+  // Before this run's first tag: the ref locks a killed run left (clearStaleTagLocks).
+  let cleared: Promise<unknown> | undefined;
   const tags: GitTags = {
     commitOf: async (tag) => (await localTags()).get(tag),
     create: async (tag, commit) => {
+      cleared ??= clearStaleTagLocks(cwd, startedAt).catch(() => []);
+      await cleared;
       await create({ tag, commit });
       if (commit) (await localTags()).set(tag, commit);
     },
