@@ -92,7 +92,7 @@ const lazyRequires: esbuild.Plugin = {
       build.onLoad({ filter: file }, (args) => {
         const source = readFileSync(args.path, "utf8");
         if (!source.includes(line)) throw new Error(`${args.path}: "${line}" not found; update LAZY_REQUIRES in scripts/bundle.ts`);
-        return { contents: source.replace(line, lazy), loader: "js", resolveDir: path.dirname(args.path) };
+        return { contents: source.replace(line, () => lazy), loader: "js", resolveDir: path.dirname(args.path) };
       });
   },
 };

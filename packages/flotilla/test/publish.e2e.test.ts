@@ -333,6 +333,23 @@ describe("flotilla publish", () => {
     expect(puts(tb, s)).toEqual([]);
     expect(remoteTagNames(origin)).toEqual([]);
     expect(readFileSync(refLog, "utf8")).toBe("");
+
+    // With nothing to do and no release record on origin, a dry run still writes nothing: not the
+    // record a real run would leave.
+    const only = ["--skip-build", "--only", "npm", "--only", "git"];
+    expect((await runFlotilla(["publish", ...only], { cwd: dir, env: envFor(tb) })).exitCode).toBe(0);
+    for (const ref of execFileSync("git", ["for-each-ref", "--format=%(refname)", "refs/flotilla/released"], {
+      cwd: origin,
+      encoding: "utf8",
+    })
+      .split("\n")
+      .filter(Boolean))
+      execFileSync("git", ["update-ref", "-d", ref], { cwd: origin });
+    writeFileSync(refLog, "");
+    const noop = await runFlotilla(["publish", "--dry-run", ...only], { cwd: dir, env: envFor(tb) });
+    expect(noop.exitCode, noop.stderr).toBe(0);
+    expect(noop.stdout).toContain("Nothing to release");
+    expect(readFileSync(refLog, "utf8")).toBe("");
   });
 
   it("scope ≠ owner against GitHub Packages → exit 2 naming the package, nothing published", async () => {

@@ -197,12 +197,14 @@ export const PUSH_QUEUE_WAITS = 4;
 /** Attempts of one push in all, however many of them brought a layer up (each waits up to 8 s before it). */
 export const PUSH_MAX_ATTEMPTS = 30;
 /**
- * Attempts after the first that may bring no new layer up. Once every layer is up, an attempt is
- * still ~10 requests (a HEAD per layer, the manifest), and the daemon fails the push on any 503
- * among them: with 15% of requests failing, four attempts in five fail. With 8 retries, the nine
- * failures in a row that end a push came about one time in seven (the fault table's oci:5xx cell
- * failed that way once, 1 Dec 2026); with 16, seventeen in a row, one in forty-five. A registry
- * that always fails costs ~2 minutes of backoff before the push is given up.
+ * Attempts after the first that may bring no new layer up, counted over the whole push. Once
+ * every layer is up, an attempt is still ~10 requests (a HEAD per layer, the manifest), and the
+ * daemon fails the push on any 503 among them: with 15% of requests failing, four attempts in
+ * five fail. With 8, the fault table's oci:5xx cell failed that way once (1 Dec 2026: nine
+ * fruitless attempts, about one time in seven at that rate); with 16, about one in forty-five,
+ * fewer when earlier attempts were fruitful too. A registry that refuses every push at once
+ * costs ~2 minutes of backoff before the push is given up; one that hangs, an idle timeout
+ * (PUSH_IDLE_MS) per attempt.
  */
 export const PUSH_FRUITLESS_RETRIES = 16;
 

@@ -1,6 +1,5 @@
 import { execFile } from "node:child_process";
-import type { Dirent } from "node:fs";
-import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
@@ -87,37 +86,23 @@ function git(cwd: string, args: string[], input?: string): Promise<string> {
 }
 
 /**
- * Removes the ref locks (`refs/tags/<tag>.lock`) that a git process killed mid-transaction left:
- * the ones made before this run started. git never removes them itself, and while one is there
- * every write of that tag fails ("cannot lock ref … File exists"), so the rerun after a SIGKILL
- * that landed inside `git update-ref` could never create the tag (the kill-point sweep met it at
- * "start git-tag", 1 Dec 2026). A lock made before this run is not a live writer's: a run writes
- * its tags only while it holds the release lock of its commit, which a live earlier run of this
- * checkout would still hold; git holds a ref lock for a moment, not across runs. Returns the
- * refs whose lock was removed.
+ * Removes the ref lock of `tag` (`refs/tags/<tag>.lock`) when a git process killed
+ * mid-transaction left it: when it was made before this run started. git never removes such a
+ * lock, and while it is there every write of that tag fails ("cannot lock ref … File exists"),
+ * so the rerun after a SIGKILL that landed inside `git update-ref` could never create the tag
+ * (the kill-point sweep met it at "start git-tag", 1 Dec 2026). Only this run's own tags, the
+ * release's `<name>@<version>`, are looked at; a live git holds a ref lock for a moment, not from
+ * before this run started. True when a lock was removed.
  */
-export async function clearStaleTagLocks(cwd: string, startedAt: number): Promise<string[]> {
-  const common = path.resolve(cwd, (await git(cwd, ["rev-parse", "--git-common-dir"])).trim());
-  const root = path.join(common, "refs", "tags");
-  const stale: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      return; // no refs/tags yet
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.name.endsWith(".lock") && (await stat(p)).mtimeMs < startedAt) {
-        await rm(p, { force: true });
-        stale.push(path.relative(common, p).slice(0, -".lock".length).split(path.sep).join("/"));
-      }
-    }
-  };
-  await walk(root);
-  return stale;
+export async function clearStaleTagLock(gitCommonDir: string, tag: string, startedAt: number): Promise<boolean> {
+  const lock = path.join(gitCommonDir, "refs", "tags", `${tag}.lock`);
+  try {
+    if ((await stat(lock)).mtimeMs >= startedAt) return false;
+    await rm(lock, { force: true });
+    return true;
+  } catch {
+    return false; // no lock (the common case), or it went away meanwhile
+  }
 }
 
 /** Local tags → the commit each points at, in one `for-each-ref`. */
@@ -199,13 +184,17 @@ export function gitTags(run: object, cwd: string, startedAt = performance.timeOr
     local ??= localTagCommits(cwd);
     return local;
   };
-  // Before this run's first tag: the ref locks a killed run left (clearStaleTagLocks).
-  let cleared: Promise<unknown> | undefined;
+  // Where refs live (the common dir: a linked worktree shares it), asked once a run.
+  let common: Promise<string> | undefined;
   const tags: GitTags = {
     commitOf: async (tag) => (await localTags()).get(tag),
     create: async (tag, commit) => {
-      cleared ??= clearStaleTagLocks(cwd, startedAt).catch(() => []);
-      await cleared;
+      common ??= git(cwd, ["rev-parse", "--git-common-dir"]).then(
+        (d) => path.resolve(cwd, d.trim()),
+        () => "", // then the tag's own write says what is wrong
+      );
+      const dir = await common;
+      if (dir) await clearStaleTagLock(dir, tag, startedAt); // a killed run's lock on this tag
       await create({ tag, commit });
       if (commit) (await localTags()).set(tag, commit);
     },

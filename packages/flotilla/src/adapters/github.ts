@@ -1,4 +1,5 @@
 import type { Octokit as OctokitType } from "@octokit/rest";
+import pLimit from "p-limit";
 import { HttpError } from "./http-error.ts";
 import { withRetry } from "./retry.ts";
 
@@ -14,11 +15,12 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export const CONTENT_WRITES = { perMinute: 80, perHour: 500, burst: 10, everyMs: 1_000 };
 
 /**
- * A write limiter within those limits: one request at a time; the first `burst` without a pause
- * (a release of a few packages does not wait on itself: changesets' own action creates all its
- * releases back to back), then one a second, as GitHub's best-practice guide asks of writes, so
- * no minute holds more than 10 + 60 = 70; and 500 a rolling hour at most (a second limiter every
- * job also passes).
+ * A write limiter within those limits: the first `burst` of a run without a pause (a release of
+ * a few packages does not wait on itself: changesets' own action creates all its releases back
+ * to back), then one a second, as GitHub's best-practice guide asks of writes, so no minute holds
+ * more than 10 + 60 = 70; and 500 an hour at most (a second limiter every job also passes; its
+ * hour starts with the run). The throttling plugin only spaces the starts with it; the GitHub
+ * class below runs the writes themselves one at a time.
  */
 export function contentLimiter(Bottleneck: typeof import("bottleneck").default, id: string): import("bottleneck").default.Group {
   const { perHour, burst, everyMs } = CONTENT_WRITES;
@@ -63,6 +65,12 @@ export interface ExistingRelease {
 export class GitHub {
   private readonly octokit: OctokitType;
   readonly ref: RepoRef;
+  /**
+   * Content-creating requests one at a time. The throttling plugin's write limiters only space
+   * their starts (it runs the request itself in its global group, 10 at once), so a burst of
+   * releases from parallel steps would be in flight together; GitHub asks for writes in series.
+   */
+  private readonly serial = pLimit(1);
   private constructor(octokit: OctokitType, ref: RepoRef) {
     this.octokit = octokit;
     this.ref = ref;
@@ -147,15 +155,17 @@ export class GitHub {
     targetCommitish?: string;
   }): Promise<string> {
     try {
-      const res = await this.octokit.rest.repos.createRelease({
-        ...this.ref,
-        tag_name: input.tag,
-        name: input.name,
-        body: input.body,
-        prerelease: input.prerelease,
-        make_latest: input.makeLatest ? "true" : "false",
-        ...(input.targetCommitish ? { target_commitish: input.targetCommitish } : {}),
-      });
+      const res = await this.serial(() =>
+        this.octokit.rest.repos.createRelease({
+          ...this.ref,
+          tag_name: input.tag,
+          name: input.name,
+          body: input.body,
+          prerelease: input.prerelease,
+          make_latest: input.makeLatest ? "true" : "false",
+          ...(input.targetCommitish ? { target_commitish: input.targetCommitish } : {}),
+        }),
+      );
       return res.data.html_url;
     } catch (err) {
       if (!isAlreadyExists(err)) throw named(err);
@@ -172,12 +182,12 @@ export class GitHub {
   }
 
   async createPull(input: { head: string; base: string; title: string; body: string }): Promise<{ number: number; url: string }> {
-    const res = await this.octokit.rest.pulls.create({ ...this.ref, ...input });
+    const res = await this.serial(() => this.octokit.rest.pulls.create({ ...this.ref, ...input }));
     return { number: res.data.number, url: res.data.html_url };
   }
 
   async updatePull(number: number, input: { title: string; body: string }): Promise<void> {
-    await this.octokit.rest.pulls.update({ ...this.ref, pull_number: number, ...input });
+    await this.serial(() => this.octokit.rest.pulls.update({ ...this.ref, pull_number: number, ...input }));
   }
 }
 

@@ -96,7 +96,7 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
     // finds nothing to do and writes the record. (Written before the lock's deletion, a kill
     // between them left a lock that no rerun ever took: the record answered first.) A run with
     // nothing to do writes it too (it read every source): the next no-op can trust it.
-    if (out.exitCode === 0) await certify(ctx, plan, outcomes, opts, lock);
+    if (out.exitCode === 0 && !opts.dryRun) await certify(ctx, plan, outcomes, opts, lock);
   } finally {
     await lock?.release(); // nothing left to do when certify released it
   }
