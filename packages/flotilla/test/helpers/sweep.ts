@@ -251,23 +251,62 @@ export async function rerunUntilDone(p: Prepared, max = 5): Promise<{ runs: numb
  * to survive, not a bulk upload's. (Used by faults.e2e.test.ts and the fault table.)
  */
 export async function seedBaseLayers(tb: Prepared["tb"], repos: string[]): Promise<void> {
-  const { dockerClient, pushImage } = await import("../../src/adapters/docker.ts");
-  const docker = await dockerClient({ DOCKER_HOST: tb.docker.host });
-  const auth = { username: tb.registry.username, password: tb.registry.password, serveraddress: tb.registry.host };
-  await docker.getImage(tb.docker.baseImage).tag({ repo: `${tb.registry.host}/testbed/base`, tag: "1" });
-  await pushImage(docker, `${tb.registry.host}/testbed/base`, "1", auth);
-  const basic = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
-  const manifest = (await (
-    await fetch(`${tb.registry.url}/v2/testbed/base/manifests/1`, {
-      headers: { authorization: basic, accept: "application/vnd.docker.distribution.manifest.v2+json" },
-    })
-  ).json()) as { layers: { digest: string }[] };
+  const basic = `Basic ${Buffer.from(`${tb.registry.username}:${tb.registry.password}`).toString("base64")}`;
+  const layers = await baseLayers(tb, basic);
   for (const repo of repos)
-    for (const { digest } of manifest.layers) {
+    for (const digest of layers) {
       const res = await fetch(`${tb.registry.url}/v2/${repo}/blobs/uploads/?mount=${digest}&from=testbed/base`, {
         method: "POST",
         headers: { authorization: basic },
       });
       if (res.status !== 201) throw new Error(`mount ${digest} into ${repo}: HTTP ${res.status}`);
     }
+}
+
+/**
+ * The base image pushed once per process and registry as testbed/base:1, and its layers. Once:
+ * the tests that seed run side by side, and two pushes of one tag at once once left the manifest
+ * read without layers (a CI run of 1 Dec 2026); the read is checked and tried again besides.
+ */
+const pushedBase = new Map<string, Promise<string[]>>();
+function baseLayers(tb: Prepared["tb"], basic: string): Promise<string[]> {
+  let layers = pushedBase.get(tb.registry.url);
+  if (!layers) {
+    layers = (async () => {
+      const { dockerClient, pushImage } = await import("../../src/adapters/docker.ts");
+      const docker = await dockerClient({ DOCKER_HOST: tb.docker.host });
+      const auth = { username: tb.registry.username, password: tb.registry.password, serveraddress: tb.registry.host };
+      await docker.getImage(tb.docker.baseImage).tag({ repo: `${tb.registry.host}/testbed/base`, tag: "1" });
+      await pushImage(docker, `${tb.registry.host}/testbed/base`, "1", auth);
+      const accept = [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+      ].join(", ");
+      type Manifest = { layers?: { digest: string }[]; manifests?: { digest: string; platform?: { os?: string } }[] };
+      let last = "";
+      let ref = "1";
+      for (let attempt = 0; attempt < 6; attempt++) {
+        if (attempt) await new Promise((r) => setTimeout(r, 500 * attempt));
+        const res = await fetch(`${tb.registry.url}/v2/testbed/base/manifests/${ref}`, { headers: { authorization: basic, accept } });
+        const body = await res.text();
+        last = `HTTP ${res.status}: ${body.slice(0, 300)}`;
+        let m: Manifest;
+        try {
+          m = JSON.parse(body) as Manifest;
+        } catch {
+          continue; // not JSON: read again
+        }
+        if (res.ok && Array.isArray(m.layers)) return m.layers.map((l) => l.digest);
+        // An index (a store that pushes one): the image's own manifest, not an attestation's.
+        const image = res.ok ? m.manifests?.find((x) => x.platform?.os && x.platform.os !== "unknown") : undefined;
+        if (image) ref = image.digest;
+      }
+      throw new Error(`testbed/base:1 has no readable manifest after its push: ${last}`);
+    })();
+    layers.catch(() => pushedBase.delete(tb.registry.url));
+    pushedBase.set(tb.registry.url, layers);
+  }
+  return layers;
 }
