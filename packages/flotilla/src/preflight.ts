@@ -345,13 +345,20 @@ export function preflightChecks(input: PreflightInput): PreflightEntry[] {
           for (const [url, reg] of input.registries) {
             const r = await reg.whoami();
             if (!r.ok) {
+              // Say which variable the token came from: without NODE_AUTH_TOKEN it is GITHUB_TOKEN's,
+              // which only GitHub Packages takes (found by a helper trying the CLI as a new user).
+              const from = input.env.NODE_AUTH_TOKEN ? "NODE_AUTH_TOKEN" : "GITHUB_TOKEN";
+              const refused = r.reason === "token refused";
               c.problems.push({
-                code: r.reason === "token refused" ? "NPM_TOKEN_REFUSED" : "NPM_REGISTRY_UNREACHABLE",
-                message: `${url}: ${r.reason}`,
-                hint:
-                  r.reason === "token refused"
-                    ? "check NODE_AUTH_TOKEN / GITHUB_TOKEN and its packages:write permission"
-                    : "check the registry URL (npm.registry, FLOTILLA_NPM_REGISTRY) and the network",
+                code: refused ? "NPM_TOKEN_REFUSED" : "NPM_REGISTRY_UNREACHABLE",
+                message: refused
+                  ? `${url}: token refused (the token from ${from}${from === "GITHUB_TOKEN" ? "; NODE_AUTH_TOKEN is not set" : ""})`
+                  : `${url}: ${r.reason}`,
+                hint: refused
+                  ? from === "GITHUB_TOKEN"
+                    ? `set NODE_AUTH_TOKEN to a token ${url} accepts for publishing (GITHUB_TOKEN is used only when it is unset)`
+                    : "check NODE_AUTH_TOKEN and its packages:write permission"
+                  : "check the registry URL (npm.registry, FLOTILLA_NPM_REGISTRY) and the network",
               });
             }
           }

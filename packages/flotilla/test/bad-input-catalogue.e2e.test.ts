@@ -124,6 +124,14 @@ const cases: Case[] = [
   },
   {
     area: "tokens",
+    name: "no NODE_AUTH_TOKEN: GITHUB_TOKEN is used for npm, the registry refuses it, and the message says so",
+    env: () => ({ NODE_AUTH_TOKEN: "" }),
+    exit: 2,
+    code: "NPM_TOKEN_REFUSED",
+    expected: () => [/token refused \(the token from GITHUB_TOKEN; NODE_AUTH_TOKEN is not set\)/, /fix: set NODE_AUTH_TOKEN to a token/],
+  },
+  {
+    area: "tokens",
     name: "a GITHUB_TOKEN GitHub refuses",
     env: () => ({ GITHUB_TOKEN: "ghs_RefusedTokenOfTheCatalogue0" }),
     exit: 2,

@@ -45,7 +45,7 @@ describe("flotilla doctor", () => {
       /✗ git working tree is clean\n\s+the working tree has uncommitted changes \(packages\/lib\/index\.js\) — fix: commit or stash them, or pass --allow-dirty/,
     );
     expect(r.stdout).toMatch(
-      /✗ npm registry reachable and token accepted\n\s+http:\/\/127\.0\.0\.1:\d+: token refused — fix: check NODE_AUTH_TOKEN/,
+      /✗ npm registry reachable and token accepted\n\s+http:\/\/127\.0\.0\.1:\d+: token refused \(the token from NODE_AUTH_TOKEN\) — fix: check NODE_AUTH_TOKEN/,
     );
   });
 
