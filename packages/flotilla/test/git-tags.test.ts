@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { pushTags } from "../src/adapters/git.ts";
-import { coalesce, FALLBACK_CONCURRENCY, gitTags } from "../src/adapters/git-tags.ts";
+import { coalesce, FALLBACK_CONCURRENCY, gitTags, PUSH_INTERVAL_MS } from "../src/adapters/git-tags.ts";
 import { gitCommitAll, tempDir, writeTree } from "./helpers/fixtures.ts";
 
 function repoWithOrigin() {
@@ -110,7 +110,7 @@ describe("git tags, batched", () => {
     expect(git("tag", "-l").split("\n").sort()).toEqual(["a@1.0.0", "b@1.0.0", "c@1.0.0"]);
   });
 
-  it("a push waits for the tags that become ready shortly after the first, and goes as one", async () => {
+  it("the first push goes at once; tags ready within the interval after it go as one push; a tag after a quiet spell goes at once", async () => {
     const batches: number[][] = [];
     const push = coalesce(
       async (items: number[]) => {
@@ -122,7 +122,29 @@ describe("git tags, batched", () => {
     );
     const at = (ms: number, i: number) => new Promise<number>((r) => setTimeout(() => r(push(i)), ms));
     expect(await Promise.all([at(0, 1), at(100, 2), at(200, 3), at(700, 4)])).toEqual([1, 2, 3, 4]);
-    expect(batches).toEqual([[1, 2, 3], [4]]);
+    expect(batches).toEqual([[1], [2, 3], [4]]);
+  });
+
+  it("pushes start at least the interval apart however fast tags come (PUSH_INTERVAL_MS)", async () => {
+    const starts: number[] = [];
+    const push = coalesce(
+      async (items: number[]) => {
+        starts.push(performance.now());
+        await new Promise((r) => setTimeout(r, 10)); // a quick push: the interval, not the push, spaces them
+        return items;
+      },
+      async (i: number) => i,
+      PUSH_INTERVAL_MS,
+    );
+    const all: Promise<number>[] = [];
+    for (let i = 0; i < 40; i++) {
+      all.push(push(i));
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    expect(await Promise.all(all)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    // 40 tags over ~0.6 s: 3–4 pushes, not one per tag.
+    expect(starts.length).toBeLessThanOrEqual(Math.ceil((40 * 15) / PUSH_INTERVAL_MS) + 2);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(PUSH_INTERVAL_MS - 2);
   });
 
   it("a ref lock a killed `git update-ref` left (SIGKILL mid-transaction) is removed before the next run's first tag; a newer one is not", async () => {

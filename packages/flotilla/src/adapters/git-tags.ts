@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { statSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
@@ -14,7 +15,7 @@ import { createTag, GitPipe, pushTags } from "./git.ts";
  *   through one long-lived `git update-ref --stdin` (a transaction per batch): two processes a
  *   run, not one per tag; the tag object is byte for byte what `git tag -a <t> -m <t>` writes;
  * - pushes are batched: what becomes ready while a push runs goes in the next `git push
- *   --atomic` (and a batch can wait PUSH_GATHER_MS for more; see there why that is 0).
+ *   --atomic`, and pushes start at most every PUSH_INTERVAL_MS.
  * Each tag is still asked for only when its own step runs, i.e. once its package's artifacts
  * exist (SPEC §5a.1): batching changes when a tag goes out, never before what. A batch that
  * fails is retried item by item with the porcelain (`git tag -a`, `git push`), so one bad tag
@@ -37,17 +38,20 @@ export interface GitTags {
 export const FALLBACK_CONCURRENCY = 8;
 
 /**
- * Items asked for while a batch runs are handled together in the next call of `run`; with
- * `gatherMs`, a batch also waits until its oldest item has waited that long.
+ * Items asked for while a batch runs are handled together in the next call of `run`. With
+ * `intervalMs`, a batch also starts no sooner than that after the one before it started (the
+ * first goes at once): what becomes ready meanwhile joins it.
  */
-export function coalesce<I, O>(run: (items: I[]) => Promise<O[]>, one: (item: I) => Promise<O>, gatherMs = 0): (item: I) => Promise<O> {
-  let queue: { item: I; at: number; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+export function coalesce<I, O>(run: (items: I[]) => Promise<O[]>, one: (item: I) => Promise<O>, intervalMs = 0): (item: I) => Promise<O> {
+  let queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   let draining = false;
+  let lastStart = Number.NEGATIVE_INFINITY;
   const drain = async () => {
     draining = true;
     while (queue.length > 0) {
-      const wait = queue[0]!.at + gatherMs - performance.now();
+      const wait = lastStart + intervalMs - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      lastStart = performance.now();
       const batch = queue;
       queue = [];
       try {
@@ -71,7 +75,7 @@ export function coalesce<I, O>(run: (items: I[]) => Promise<O[]>, one: (item: I)
   };
   return (item) =>
     new Promise<O>((resolve, reject) => {
-      queue.push({ item, at: performance.now(), resolve, reject });
+      queue.push({ item, resolve, reject });
       if (!draining) void drain();
     });
 }
@@ -96,13 +100,12 @@ function git(cwd: string, args: string[], input?: string): Promise<string> {
  */
 export async function clearStaleTagLock(gitCommonDir: string, tag: string, startedAt: number): Promise<boolean> {
   const lock = path.join(gitCommonDir, "refs", "tags", `${tag}.lock`);
-  try {
-    if ((await stat(lock)).mtimeMs >= startedAt) return false;
-    await rm(lock, { force: true });
-    return true;
-  } catch {
-    return false; // no lock (the common case), or it went away meanwhile
-  }
+  // Synchronous and without an error for the common case (no lock): at N = 1,000 an ENOENT
+  // thrown per tag cost ~0.2 s of the main thread in stack traces alone (CPU profile).
+  const found = statSync(lock, { throwIfNoEntry: false });
+  if (!found || found.mtimeMs >= startedAt) return false;
+  await rm(lock, { force: true });
+  return true;
 }
 
 /** Local tags → the commit each points at, in one `for-each-ref`. */
@@ -118,13 +121,14 @@ async function localTagCommits(cwd: string): Promise<Map<string, string>> {
 }
 
 /**
- * How long a push waits for more tags after the first is ready: none. Batches form on their own:
- * whatever becomes ready while a push runs goes out in the next one (at N = 1,000 about 20
- * pushes of ~50 tags, each push taking longer than any useful window), and a window would delay
- * every tag, so every GitHub release, of a small release by as much. (When tag steps held a
- * runner slot until their push, a window also starved the npm PUTs of slots; they take none now.)
+ * The least time between the starts of two tag pushes: at most four a second. Whatever becomes
+ * ready while a push runs, or within this of the last push's start, goes out in the next push;
+ * the first tag of a run goes at once, and so does any tag that comes after a quiet spell, so a
+ * small release's tags wait at most this long. Without it (0 until 1 Dec 2026) a first publish of
+ * 1,000 packages made 120 pushes of ~8 tags on a fast machine (each push ~0.1 CPU-s of git on
+ * each side, and the advertisement of every tag origin holds), ~35 with it.
  */
-export const PUSH_GATHER_MS = 0;
+export const PUSH_INTERVAL_MS = 250;
 
 /** The tagger line as `git tag -a` would write it now (`git var` once a run; the time is taken per tag). */
 function taggerNow(ident: string): string {
@@ -204,7 +208,7 @@ export function gitTags(run: object, cwd: string, startedAt = performance.timeOr
         return names.map(() => undefined);
       },
       (n) => pushTags(cwd, [n]),
-      PUSH_GATHER_MS,
+      PUSH_INTERVAL_MS,
     ),
   };
   perRun.set(run, tags);
