@@ -145,6 +145,8 @@ describe("publish parity with pnpm publish", () => {
       env: envFor(tb, { FLOTILLA_NPM_REGISTRY: proxy.url }),
     });
     expect(r.exitCode, r.stderr).toBe(0);
+    // A package has pack scripts: nothing is packed before the plan, so they run once, in order.
+    expect(r.stdout + r.stderr).not.toContain("packed while the registries were read");
 
     // `changeset publish` as it runs pnpm: per package, in dependency order, `--access
     // publishConfig.access || config.access`, auth in a user npmrc outside the workspace.

@@ -4,7 +4,7 @@
  * user was told.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
@@ -197,6 +197,42 @@ describe("flotilla publish", () => {
       `@${s}/side@2.0.0`,
       `@${s}/top@0.3.0`,
     ]);
+  });
+
+  it("--skip-build packs while the registries are read: the registry holds the bytes `pnpm pack` makes, only what the plan publishes goes out, no temporary folder is left", async () => {
+    const tb = testbed();
+    const s = uniqueScope();
+    const { dir } = releasableWorkspace(chain(s));
+    const tmp = tempDir("pack-ahead-tmp-");
+    const env = { ...envFor(tb), TMPDIR: tmp };
+    const leftovers = () => readdirSync(tmp).filter((f) => f !== "node-compile-cache"); // Node's own, kept on purpose
+    const first = await runFlotilla(["publish", "--skip-build", "--only", "npm"], { cwd: dir, env });
+    expect(first.exitCode, first.stderr + first.stdout).toBe(0);
+    expect(first.stdout).toContain("packed while the registries were read");
+    expect(leftovers()).toEqual([]);
+
+    // A new version of one package: every public package is packed ahead, one is published.
+    setVersion(dir, "packages/side", "2.0.1");
+    const before = puts(tb, s).length;
+    const second = await runFlotilla(["publish", "--skip-build", "--only", "npm"], { cwd: dir, env });
+    expect(second.exitCode, second.stderr + second.stdout).toBe(0);
+    expect(second.stdout).toContain("packed while the registries were read");
+    expect(
+      puts(tb, s)
+        .slice(before)
+        .filter((p) => p.status === 201)
+        .map((p) => p.url),
+    ).toEqual([`/@${s}/side`]);
+    expect(leftovers()).toEqual([]);
+
+    // The same bytes as a pack of that commit after the fact.
+    const out = tempDir("pack-ahead-check-");
+    execFileSync("pnpm", ["--filter", `@${s}/side`, "pack", "--pack-destination", out], { cwd: dir, stdio: "ignore" });
+    const local = createHash("sha1")
+      .update(readFileSync(path.join(out, readdirSync(out)[0]!)))
+      .digest("hex");
+    const doc = (await packument(tb, `@${s}/side`)) as { versions: Record<string, { dist: { shasum: string } }> };
+    expect(doc.versions["2.0.1"]!.dist.shasum).toBe(local);
   });
 
   it("a rejected publish skips its dependents, releases the rest, exits 1; a rerun after the fix finishes", async () => {

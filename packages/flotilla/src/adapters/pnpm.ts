@@ -1,8 +1,12 @@
-import { readFile } from "node:fs/promises";
+import { mkdtempSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { execa } from "execa";
 import pLimit from "p-limit";
 import * as tar from "tar";
 import { runBeforePack } from "../npm/lifecycle.ts";
+import { BEFORE_PACK, PACK, type Scripts } from "../npm/scripts.ts";
 import { PNPM_ENV, tools } from "./tools.ts";
 
 export interface PackedPackage {
@@ -15,9 +19,14 @@ export interface PackedPackage {
  * Packs packages with pnpm, in one process for all of them: pnpm rewrites `workspace:` ranges
  * to real ones and runs the pack lifecycle scripts. Tarballs go to `dest` (outside the repo).
  */
-export async function packWithPnpm(rootDir: string, names: string[], dest: string): Promise<Map<string, PackedPackage>> {
+export async function packWithPnpm(
+  rootDir: string,
+  names: string[],
+  dest: string,
+  cancelSignal?: AbortSignal,
+): Promise<Map<string, PackedPackage>> {
   const [cmd, args] = tools.pnpmPack(names, dest);
-  const r = await execa(cmd, args, { cwd: rootDir, reject: false, env: PNPM_ENV });
+  const r = await execa(cmd, args, { cwd: rootDir, reject: false, env: PNPM_ENV, ...(cancelSignal ? { cancelSignal } : {}) });
   const text = r.stdout.trim();
   let parsed: unknown;
   try {
@@ -59,6 +68,56 @@ export async function packEach(rootDir: string, names: string[], dest: string): 
       ),
     );
     return out;
+  }
+}
+
+/**
+ * Packing ahead (issue 12): when nothing can change the work tree between the preflight and the
+ * pack — the build already ran (`--skip-build`), and no package that may be published has a
+ * script pnpm runs around a pack (`prepublishOnly`, `prepublish`, `prepack`, `prepare`,
+ * `postpack`) — the tarballs of every public package are made while the release lock is taken
+ * and the registries are read, instead of after: ~0.3 s of a first publish of 200 packages and
+ * ~0.9 s at 1,000, when the registry would otherwise wait. The plan then takes the tarballs of
+ * the packages it publishes (the same bytes a pack after the diff makes: pnpm packs from the
+ * clean tree the preflight checked); when the pack failed or missed one, the run packs as
+ * before. Unused tarballs are deleted with the folder; a pack still running then is stopped.
+ */
+export class PackAhead {
+  private readonly abort = new AbortController();
+  private readonly result: Promise<Map<string, PackedPackage> | undefined>;
+
+  private readonly dir: string;
+
+  private constructor(rootDir: string, names: string[], dir: string) {
+    this.dir = dir;
+    this.result = packWithPnpm(rootDir, names, dir, this.abort.signal).catch(() => undefined);
+  }
+
+  /** Starts packing `names` into a fresh folder, or undefined when a pack script could run. */
+  static start(rootDir: string, packages: readonly { name: string; manifest: Record<string, unknown> }[]): PackAhead | undefined {
+    if (packages.length === 0) return undefined;
+    const scripted = (p: { manifest: Record<string, unknown> }) =>
+      [...BEFORE_PACK, ...PACK].some((s) => typeof (p.manifest.scripts as Scripts)?.[s] === "string");
+    if (packages.some(scripted)) return undefined;
+    return new PackAhead(
+      rootDir,
+      packages.map((p) => p.name),
+      mkdtempSync(path.join(os.tmpdir(), "flotilla-pack-")),
+    );
+  }
+
+  /** The tarballs of `names` when this pack made every one of them; else undefined. */
+  async take(names: readonly string[]): Promise<Map<string, PackedPackage> | undefined> {
+    const all = await this.result;
+    if (!all || !names.every((n) => all.has(n))) return undefined;
+    return new Map(names.map((n) => [n, all.get(n)!]));
+  }
+
+  /** Stops a pack still running and deletes the tarballs. */
+  async dispose(): Promise<void> {
+    this.abort.abort();
+    await this.result;
+    await rm(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { ReleaseLock } from "../adapters/git-lock.ts";
+import type { PackAhead } from "../adapters/pnpm.ts";
 import { show, tools } from "../adapters/tools.ts";
 import { planBuild } from "../build/plan.ts";
 import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "../context.ts";
@@ -65,7 +66,7 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
   // and before the registries are read, so the one diff is read under it (no second read).
   const lockFirst = !opts.dryRun && !opts.shard && lockable(discovered);
   const diffed = await preflightAndDiff(discovered, opts, lockFirst);
-  const { ctx, lock } = diffed;
+  const { ctx, lock, ahead } = diffed;
   let out: PublishOutcome;
   let outcomes = new Map<string, StepOutcome>();
   let plan: PublishPlan;
@@ -88,7 +89,7 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
       return { ...(await finish(ctx, plan, await describe(ctx, plan, opts), started, false, false)), dryRun: true };
     } else {
       await build(ctx, plan, opts);
-      outcomes = await execute(ctx, plan, opts);
+      outcomes = await execute(ctx, plan, opts, ahead);
       out = await finish(ctx, plan, outcomes, started, true);
     }
     // The record last, in the same atomic push that deletes the lock: a run killed before it
@@ -98,6 +99,7 @@ export async function publishCommand(opts: PublishOptions): Promise<PublishOutco
     // nothing to do writes it too (it read every source): the next no-op can trust it.
     if (out.exitCode === 0 && !opts.dryRun) await certify(ctx, plan, outcomes, opts, lock);
   } finally {
+    await ahead?.dispose();
     await lock?.release(); // nothing left to do when certify released it
   }
   return out;
@@ -219,7 +221,7 @@ async function preflightAndDiff(
   ctx: ReleaseContext,
   opts: PublishOptions,
   lockFirst: boolean,
-): Promise<{ ctx: ReleaseContext; plan: PublishPlan; lock?: ReleaseLock }> {
+): Promise<{ ctx: ReleaseContext; plan: PublishPlan; lock?: ReleaseLock; ahead?: PackAhead }> {
   const local = await preflight(ctx, opts, false);
   // Origin's record says this commit is fully released: the run writes nothing, so the network
   // checks (credentials, daemon, GitHub) have nothing to protect; it says so. Without a record
@@ -248,8 +250,10 @@ async function preflightAndDiff(
       return { ctx, plan };
     }
   }
+  let ahead: PackAhead | undefined;
   try {
     if (lock) opts.events?.({ event: "lock", commit: lock.commit, waited: lock.waited });
+    ahead = await packAhead(ctx, opts, recorded !== undefined);
     // The promote-last probe writes `latest` (unchanged): under the lock, so it cannot undo a
     // move made by a run that holds it.
     const effective = promoteLast ? await promoteFallback(ctx, opts) : ctx;
@@ -257,11 +261,26 @@ async function preflightAndDiff(
     // seconds while the diff's reads give up sooner: once the preflight has passed, a failed early
     // diff is read once more (a failure for good fails again, and is reported then).
     const plan = await checkedDiff(effective, diffed);
-    return { ctx: effective, plan, ...(lock ? { lock } : {}) };
+    return { ctx: effective, plan, ...(lock ? { lock } : {}), ...(ahead ? { ahead } : {}) };
   } catch (err) {
+    await ahead?.dispose();
     await lock?.release();
     throw err;
   }
+}
+
+/**
+ * The tarballs made while the registries are read (adapters/pnpm.ts, PackAhead): only for a run
+ * that builds nothing (`--skip-build`), writes for real, without a release record to go by, and
+ * publishes to npm. Every public package of the run is packed; the plan takes what it publishes.
+ */
+async function packAhead(ctx: ReleaseContext, opts: PublishOptions, recorded: boolean): Promise<PackAhead | undefined> {
+  if (opts.dryRun || opts.shard || !opts.skipBuild || recorded || !ctx.stages.has("npm")) return undefined;
+  const { PackAhead } = await import("../adapters/pnpm.ts");
+  return PackAhead.start(
+    ctx.rootDir,
+    ctx.workspace.packages.filter((p) => !p.private && (!ctx.only || ctx.only.has(p.name))),
+  );
 }
 
 /** The diff (`early`, when it already ran), refused on input errors only it reveals: a publish cycle, a tag on another commit. */
@@ -515,14 +534,20 @@ async function build(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOption
   opts.events?.({ event: "build", packages: names.length, durationMs: Date.now() - started });
 }
 
-async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions): Promise<Map<string, StepOutcome>> {
+async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOptions, ahead?: PackAhead): Promise<Map<string, StepOutcome>> {
   const { log } = opts;
   const tmp = await mkdtemp(path.join(os.tmpdir(), "flotilla-pack-"));
   try {
     const toPack = packList(plan);
     const packStarted = Date.now();
     const { packEach } = await import("../adapters/pnpm.ts");
-    const packed = toPack.length ? await log.group(`pnpm pack (${toPack.length})`, () => packEach(ctx.rootDir, toPack, tmp)) : new Map();
+    const packed = toPack.length
+      ? await log.group(`pnpm pack (${toPack.length})`, async () => {
+          const made = await ahead?.take(toPack);
+          if (made) log.info("packed while the registries were read (--skip-build, no pack scripts)");
+          return made ?? packEach(ctx.rootDir, toPack, tmp);
+        })
+      : new Map();
     if (toPack.length) opts.events?.({ event: "pack", packages: toPack.length, durationMs: Date.now() - packStarted });
     const progress = opts.progress ? await opts.progress([...plan.steps]) : undefined;
     const { stepHandlers } = await import("../execute/handlers.ts");
