@@ -231,7 +231,7 @@ describe("flotilla publish", () => {
     const local = createHash("sha1")
       .update(readFileSync(path.join(out, readdirSync(out)[0]!)))
       .digest("hex");
-    const doc = (await packument(tb, `@${s}/side`)) as { versions: Record<string, { dist: { shasum: string } }> };
+    const doc = (await packument(tb, `@${s}/side`)) as unknown as { versions: Record<string, { dist: { shasum: string } }> };
     expect(doc.versions["2.0.1"]!.dist.shasum).toBe(local);
   });
 
