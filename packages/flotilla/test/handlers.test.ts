@@ -53,6 +53,40 @@ describe("handlers", () => {
     expect(out).toMatchObject({ status: "noop", result: { digest: "sha256:theirs" } });
   });
 
+  it("image-promote: the floating tags move side by side; a tag already at the digest is not written; one refused write fails the step, once the others have ended", async () => {
+    const tags: Record<string, string> = { "2.0.5": "sha256:new", "2": "sha256:new", latest: "sha256:old" };
+    let inFlight = 0;
+    let most = 0;
+    const writes: string[] = [];
+    const registry = {
+      digest: async (_repo: string, tag: string) => tags[tag] ?? null,
+      copyTag: async (_repo: string, from: string, tag: string) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, tag === "2.0" ? 5 : 30));
+        inFlight--;
+        if (tag === "2.0") throw new Error("PUT reg.test/acme/api:2.0: HTTP 500");
+        writes.push(tag);
+        tags[tag] = tags[from]!;
+        return tags[tag]!;
+      },
+    };
+    const ctx = { ociRegistries: new Map([["reg.test", registry]]) } as unknown as ReleaseContext;
+    // A handler throws what it cannot do; the runner turns it into the step's failed outcome.
+    const run = stepHandlers({ ctx, packed: new Map(), docker: noDocker }).run(
+      {
+        id: "image-promote:api",
+        kind: "image-promote",
+        deps: [],
+        payload: { image: "reg.test/acme/api", versionTag: "2.0.5", tags: ["2.0", "2", "latest", "edge"], moves: ["latest"] },
+      },
+      new Map(),
+    );
+    await expect(run).rejects.toThrow(/HTTP 500/);
+    expect(most).toBeGreaterThan(1); // side by side, not one after another
+    expect(writes.sort()).toEqual(["edge", "latest"]); // "2" already pointed there; the slow writes ended before the step did
+    expect(tags.latest).toBe("sha256:new");
+  });
+
   it("github-release: names the release commit; a combined release covers only the tags whose steps ended well", async () => {
     const { ctx, created } = fakeCtx();
     const step: Step = {

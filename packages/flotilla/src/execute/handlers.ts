@@ -128,8 +128,16 @@ export const handlers: { [K in Step["kind"]]: Handler<K> } = {
       const reg = ociFor(ctx, p.image);
       const { repo } = splitImageName(p.image);
       const digest = (await reg.digest(repo, p.versionTag)) ?? undefined;
-      // A tag an earlier (killed) run already pointed here is not written again.
-      for (const t of p.tags) if (!digest || (await reg.digest(repo, t)) !== digest) await reg.copyTag(repo, p.versionTag, t);
+      // A tag an earlier (killed) run already pointed here is not written again. The floating tags
+      // are independent of each other (each only waits for every artifact of the run), so they
+      // move side by side; the step ends once every write has ended, and fails with the first error.
+      const moved = await Promise.allSettled(
+        p.tags.map(async (t) => {
+          if (!digest || (await reg.digest(repo, t)) !== digest) await reg.copyTag(repo, p.versionTag, t);
+        }),
+      );
+      const failed = moved.find((m) => m.status === "rejected");
+      if (failed) throw failed.reason;
       return { status: "done", detail: `${p.image}: ${p.tags.join(", ")} → ${p.versionTag}`, ...(digest ? { result: { digest } } : {}) };
     },
   },
