@@ -125,6 +125,32 @@ describe("git tags, batched", () => {
     expect(batches).toEqual([[1], [2, 3], [4]]);
   });
 
+  it("once the last expected tag is asked for, the waiting push goes at once instead of waiting out the interval", {
+    timeout: 20_000,
+  }, async () => {
+    const batches: number[][] = [];
+    let asked = 0;
+    const push = coalesce(
+      async (items: number[]) => {
+        batches.push(items);
+        return items;
+      },
+      async (i: number) => i,
+      60_000, // an interval no test waits out: only the last tag's arrival ends the wait
+      () => asked < 3,
+    );
+    const ask = (i: number) => {
+      asked++;
+      return push(i);
+    };
+    await ask(1); // the first goes at once
+    const second = ask(2); // waits for more...
+    await new Promise((r) => setTimeout(r, 20));
+    expect(batches).toEqual([[1]]);
+    await Promise.all([second, ask(3)]); // ...until the last one comes: both go now
+    expect(batches).toEqual([[1], [2, 3]]);
+  });
+
   it("pushes start at least the interval apart however fast tags come (PUSH_INTERVAL_MS)", async () => {
     const starts: number[] = [];
     const push = coalesce(

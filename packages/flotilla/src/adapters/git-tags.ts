@@ -28,6 +28,13 @@ export interface GitTags {
   create(tag: string, commit: string): Promise<void>;
   /** Pushes the local tag to origin. */
   push(tag: string): Promise<void>;
+  /**
+   * How many pushes this run will ask for (its git-tag steps that push): once the last of them
+   * is asked for, it goes without waiting out PUSH_INTERVAL_MS (the end of a release waits for
+   * no tag that is not coming). A step that never pushes (its artifact failed) only means the
+   * last push waits the interval, as without this.
+   */
+  expectPushes(count: number): void;
 }
 
 /**
@@ -40,17 +47,32 @@ export const FALLBACK_CONCURRENCY = 8;
 /**
  * Items asked for while a batch runs are handled together in the next call of `run`. With
  * `intervalMs`, a batch also starts no sooner than that after the one before it started (the
- * first goes at once): what becomes ready meanwhile joins it.
+ * first goes at once): what becomes ready meanwhile joins it — unless `more()` says no other
+ * item is coming, and then the batch goes at once.
  */
-export function coalesce<I, O>(run: (items: I[]) => Promise<O[]>, one: (item: I) => Promise<O>, intervalMs = 0): (item: I) => Promise<O> {
+export function coalesce<I, O>(
+  run: (items: I[]) => Promise<O[]>,
+  one: (item: I) => Promise<O>,
+  intervalMs = 0,
+  more: () => boolean = () => true,
+): (item: I) => Promise<O> {
   let queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   let draining = false;
   let lastStart = Number.NEGATIVE_INFINITY;
+  let wake: (() => void) | undefined;
   const drain = async () => {
     draining = true;
     while (queue.length > 0) {
       const wait = lastStart + intervalMs - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (wait > 0 && more())
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      wake = undefined;
       lastStart = performance.now();
       const batch = queue;
       queue = [];
@@ -77,6 +99,7 @@ export function coalesce<I, O>(run: (items: I[]) => Promise<O[]>, one: (item: I)
     new Promise<O>((resolve, reject) => {
       queue.push({ item, resolve, reject });
       if (!draining) void drain();
+      else if (wake && !more()) wake();
     });
 }
 
@@ -190,6 +213,17 @@ export function gitTags(run: object, cwd: string, startedAt = performance.timeOr
   };
   // Where refs live (the common dir: a linked worktree shares it), asked once a run.
   let common: Promise<string> | undefined;
+  let asked = 0;
+  let expected = Number.POSITIVE_INFINITY;
+  const push = coalesce(
+    async (names: string[]) => {
+      await pushTags(cwd, names);
+      return names.map(() => undefined);
+    },
+    (n) => pushTags(cwd, [n]),
+    PUSH_INTERVAL_MS,
+    () => asked < expected,
+  );
   const tags: GitTags = {
     commitOf: async (tag) => (await localTags()).get(tag),
     create: async (tag, commit) => {
@@ -202,14 +236,13 @@ export function gitTags(run: object, cwd: string, startedAt = performance.timeOr
       await create({ tag, commit });
       if (commit) (await localTags()).set(tag, commit);
     },
-    push: coalesce(
-      async (names: string[]) => {
-        await pushTags(cwd, names);
-        return names.map(() => undefined);
-      },
-      (n) => pushTags(cwd, [n]),
-      PUSH_INTERVAL_MS,
-    ),
+    push: (tag) => {
+      asked++;
+      return push(tag);
+    },
+    expectPushes: (count) => {
+      expected = count;
+    },
   };
   perRun.set(run, tags);
   return tags;

@@ -550,6 +550,8 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
       : new Map();
     if (toPack.length) opts.events?.({ event: "pack", packages: toPack.length, durationMs: Date.now() - packStarted });
     const progress = opts.progress ? await opts.progress([...plan.steps]) : undefined;
+    const pushes = plan.steps.filter((s) => s.kind === "git-tag" && s.payload.push).length;
+    if (pushes) (await import("../adapters/git-tags.ts")).gitTags(ctx, ctx.rootDir).expectPushes(pushes);
     const { stepHandlers } = await import("../execute/handlers.ts");
     const outcomes = await runSteps(plan.steps, stepHandlers({ ctx, packed, docker: () => dockerOf(ctx) }), {
       concurrency: opts.concurrency ?? 8,
