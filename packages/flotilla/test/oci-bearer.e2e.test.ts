@@ -129,6 +129,16 @@ describe("OCI registry client: bearer-token auth", () => {
     expect(raw.status).toBe(401);
   });
 
+  it("requests side by side that meet the same challenge share one token request", async () => {
+    const reg = new OciRegistry({ host, username: USER, password: PASSWORD });
+    expect(await reg.check()).toEqual({ ok: true });
+    const before = tokenRequests;
+    // An image's floating tags move side by side (image-promote): three 401s, one token.
+    const digests = await Promise.all(["a", "b", "c"].map((t) => reg.copyTag("octo/app", "1.0.0", `side-${t}`)));
+    expect(new Set(digests).size).toBe(1);
+    expect(tokenRequests - before).toBe(1);
+  });
+
   it("refused credentials are reported as such", async () => {
     const reg = new OciRegistry({ host, username: USER, password: "wrong" });
     expect(await reg.check()).toEqual({ ok: false, reason: "credentials refused" });

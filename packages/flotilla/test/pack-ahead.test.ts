@@ -3,11 +3,11 @@
  * it hands out, when it refuses to start, and that it leaves nothing behind. The publish that
  * uses it is in publish.e2e.test.ts.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { PackAhead } from "../src/adapters/pnpm.ts";
-import { writeTree } from "./helpers/fixtures.ts";
+import { tempDir, writeTree } from "./helpers/fixtures.ts";
 
 const workspace = (scripts?: Record<string, string>) => {
   const a = { name: "@ahead/a", version: "1.0.0" };
@@ -43,10 +43,26 @@ describe("PackAhead", () => {
       expect(existsSync(path.join(root, "packages/b/ran.txt"))).toBe(false);
     });
 
-  it("disposed while pnpm still runs: the pack is stopped, nothing is handed out, nothing is left", async () => {
+  it("disposed while pnpm still runs, or after it ended: nothing is handed out, no folder is left", async () => {
+    // biome-ignore lint/suspicious/noUndeclaredEnvVars: os.tmpdir()'s own variable, set and restored by this test
+    const before = process.env.TMPDIR;
+    const tmp = tempDir("pack-ahead-tmpdir-");
     const { root, packages } = workspace();
-    const ahead = PackAhead.start(root, packages)!;
-    await ahead.dispose();
-    expect(await ahead.take(["@ahead/a"])).toBeUndefined();
+    process.env.TMPDIR = tmp; // where os.tmpdir() puts the pack's folder
+    try {
+      const running = PackAhead.start(root, packages)!;
+      expect(readdirSync(tmp)).toHaveLength(1);
+      await running.dispose(); // at once: pnpm is still starting
+      expect(await running.take(["@ahead/a"])).toBeUndefined();
+      const ended = PackAhead.start(root, packages)!;
+      expect(await ended.take(["@ahead/a"])).toBeDefined(); // pnpm has ended
+      await ended.dispose();
+      expect(await ended.take(["@ahead/a"])).toBeUndefined(); // its tarballs are gone
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      // biome-ignore lint/suspicious/noUndeclaredEnvVars: restored as it was
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+    }
   });
 });

@@ -15,7 +15,7 @@ import { createTag, GitPipe, pushTags } from "./git.ts";
  *   through one long-lived `git update-ref --stdin` (a transaction per batch): two processes a
  *   run, not one per tag; the tag object is byte for byte what `git tag -a <t> -m <t>` writes;
  * - pushes are batched: what becomes ready while a push runs goes in the next `git push
- *   --atomic`, and pushes start at most every PUSH_INTERVAL_MS.
+ *   --atomic`, and pushes start at most every PUSH_INTERVAL_MS (but the run's last expected one).
  * Each tag is still asked for only when its own step runs, i.e. once its package's artifacts
  * exist (SPEC §5a.1): batching changes when a tag goes out, never before what. A batch that
  * fails is retried item by item with the porcelain (`git tag -a`, `git push`), so one bad tag
@@ -123,12 +123,16 @@ function git(cwd: string, args: string[], input?: string): Promise<string> {
  */
 export async function clearStaleTagLock(gitCommonDir: string, tag: string, startedAt: number): Promise<boolean> {
   const lock = path.join(gitCommonDir, "refs", "tags", `${tag}.lock`);
-  // Synchronous and without an error for the common case (no lock): at N = 1,000 an ENOENT
-  // thrown per tag cost ~0.2 s of the main thread in stack traces alone (CPU profile).
-  const found = statSync(lock, { throwIfNoEntry: false });
-  if (!found || found.mtimeMs >= startedAt) return false;
-  await rm(lock, { force: true });
-  return true;
+  try {
+    // Synchronous and without an error for the common case (no lock): at N = 1,000 an ENOENT
+    // thrown per tag cost ~0.2 s of the main thread in stack traces alone (CPU profile).
+    const found = statSync(lock, { throwIfNoEntry: false });
+    if (!found || found.mtimeMs >= startedAt) return false;
+    await rm(lock, { force: true });
+    return true;
+  } catch {
+    return false; // unreadable, or gone meanwhile: the tag's own write says what is wrong
+  }
 }
 
 /** Local tags → the commit each points at, in one `for-each-ref`. */

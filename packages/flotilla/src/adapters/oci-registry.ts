@@ -51,12 +51,16 @@ export class OciRegistry {
     const attempt = async () => {
       // Credentials go out only once the registry asked for them: Basic to a Basic registry,
       // and to a Bearer registry (ghcr.io) only to its token realm, never to /v2/*.
-      let res = await send(this.tokens.get(scope) ?? (this.scheme === "basic" ? this.basic() : undefined));
+      const sent = this.tokens.get(scope) ?? (this.scheme === "basic" ? this.basic() : undefined);
+      let res = await send(sent);
       if (res.status === 401) {
         const challenge = res.headers.get("www-authenticate") ?? "";
         await res.body?.cancel();
         this.scheme = /^bearer/i.test(challenge) ? "bearer" : "basic";
-        const auth = this.scheme === "bearer" ? await this.bearer(challenge, scope) : this.basic();
+        // A token that came while this request was on its way (a request beside it fetched one)
+        // is used, not fetched again; a token that was sent and refused is replaced.
+        const newer = this.tokens.get(scope);
+        const auth = this.scheme === "bearer" ? (newer && newer !== sent ? newer : await this.bearer(challenge, scope)) : this.basic();
         if (!auth) throw new HttpError(`${this.host}: authentication required and no credentials given`, 401);
         res = await send(auth);
       }
@@ -85,7 +89,18 @@ export class OciRegistry {
   /** What the registry's 401 challenge asked for; unknown until the first one. */
   private scheme: "unknown" | "basic" | "bearer" = "unknown";
 
-  private async bearer(challenge: string, scope: string): Promise<string> {
+  /** Token requests under way, by scope: requests sent side by side (floating tags) share one. */
+  private readonly fetchingTokens = new Map<string, Promise<string>>();
+
+  private bearer(challenge: string, scope: string): Promise<string> {
+    const known = this.fetchingTokens.get(scope);
+    if (known) return known;
+    const fetching = this.fetchToken(challenge, scope).finally(() => this.fetchingTokens.delete(scope));
+    this.fetchingTokens.set(scope, fetching);
+    return fetching;
+  }
+
+  private async fetchToken(challenge: string, scope: string): Promise<string> {
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
     if (!params.realm) throw new HttpError(`${this.host}: unreadable auth challenge`, 401);
     const url = new URL(params.realm);

@@ -72,25 +72,32 @@ export async function packEach(rootDir: string, names: string[], dest: string): 
 }
 
 /**
- * Packing ahead (issue 12): when nothing can change the work tree between the preflight and the
- * pack — the build already ran (`--skip-build`), and no package that may be published has a
- * script pnpm runs around a pack (`prepublishOnly`, `prepublish`, `prepack`, `prepare`,
- * `postpack`) — the tarballs of every public package are made while the release lock is taken
- * and the registries are read, instead of after: ~0.3 s of a first publish of 200 packages and
- * ~0.9 s at 1,000, when the registry would otherwise wait. The plan then takes the tarballs of
- * the packages it publishes (the same bytes a pack after the diff makes: pnpm packs from the
- * clean tree the preflight checked); when the pack failed or missed one, the run packs as
- * before. Unused tarballs are deleted with the folder; a pack still running then is stopped.
+ * Packing ahead (issue 12): when nothing of the run writes to the work tree before the pack —
+ * the build already ran (`--skip-build`), the tree is not declared changing (`--allow-dirty`),
+ * and no package that may be published has a script pnpm runs around a pack (`prepublishOnly`,
+ * `prepublish`, `prepack`, `prepare`, `postpack`) — the tarballs of every public package are
+ * made once the release lock is held, while the registries are read, instead of after the plan:
+ * ~0.3 s of a first publish of 200 packages and ~0.9 s at 1,000, when the registry would
+ * otherwise wait. The plan then takes the tarballs of the packages it publishes: the bytes a
+ * pack after the plan makes from the same files (a test compares them). When the pack failed or
+ * missed one, the run packs as before and says why. Unused tarballs are deleted with the
+ * folder; a pack still running then is stopped.
  */
 export class PackAhead {
   private readonly abort = new AbortController();
   private readonly result: Promise<Map<string, PackedPackage> | undefined>;
+  private disposed = false;
+  /** Why the pack made nothing, when it failed (said when the run packs again). */
+  failure: string | undefined;
 
   private readonly dir: string;
 
   private constructor(rootDir: string, names: string[], dir: string) {
     this.dir = dir;
-    this.result = packWithPnpm(rootDir, names, dir, this.abort.signal).catch(() => undefined);
+    this.result = packWithPnpm(rootDir, names, dir, this.abort.signal).catch((err: Error) => {
+      this.failure = err.message.split("\n")[0];
+      return undefined;
+    });
   }
 
   /** Starts packing `names` into a fresh folder, or undefined when a pack script could run. */
@@ -109,15 +116,16 @@ export class PackAhead {
   /** The tarballs of `names` when this pack made every one of them; else undefined. */
   async take(names: readonly string[]): Promise<Map<string, PackedPackage> | undefined> {
     const all = await this.result;
-    if (!all || !names.every((n) => all.has(n))) return undefined;
+    if (this.disposed || !all || !names.every((n) => all.has(n))) return undefined;
     return new Map(names.map((n) => [n, all.get(n)!]));
   }
 
-  /** Stops a pack still running and deletes the tarballs. */
+  /** Stops a pack still running and deletes the tarballs. Never throws (the lock's release follows it). */
   async dispose(): Promise<void> {
+    this.disposed = true;
     this.abort.abort();
     await this.result;
-    await rm(this.dir, { recursive: true, force: true });
+    await rm(this.dir, { recursive: true, force: true }).catch(() => {});
   }
 }
 

@@ -271,11 +271,11 @@ async function preflightAndDiff(
 
 /**
  * The tarballs made while the registries are read (adapters/pnpm.ts, PackAhead): only for a run
- * that builds nothing (`--skip-build`), writes for real, without a release record to go by, and
- * publishes to npm. Every public package of the run is packed; the plan takes what it publishes.
+ * that builds nothing (`--skip-build`), on a tree not declared changing (no `--allow-dirty`),
+ * writes for real, without a release record to go by, and publishes to npm. Every public package of the run is packed; the plan takes what it publishes.
  */
 async function packAhead(ctx: ReleaseContext, opts: PublishOptions, recorded: boolean): Promise<PackAhead | undefined> {
-  if (opts.dryRun || opts.shard || !opts.skipBuild || recorded || !ctx.stages.has("npm")) return undefined;
+  if (opts.dryRun || opts.shard || !opts.skipBuild || opts.allowDirty || recorded || !ctx.stages.has("npm")) return undefined;
   const { PackAhead } = await import("../adapters/pnpm.ts");
   return PackAhead.start(
     ctx.rootDir,
@@ -545,6 +545,7 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
       ? await log.group(`pnpm pack (${toPack.length})`, async () => {
           const made = await ahead?.take(toPack);
           if (made) log.info("packed while the registries were read (--skip-build, no pack scripts)");
+          else if (ahead?.failure) log.info(`packing ahead failed (${ahead.failure}): packing again`);
           return made ?? packEach(ctx.rootDir, toPack, tmp);
         })
       : new Map();
