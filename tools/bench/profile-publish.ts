@@ -8,7 +8,10 @@
  * refs/tags, one per `git push --atomic`), and with --count-exec every program flotilla's
  * process tree executed (strace, execve only, seccomp-filtered so the run is barely slowed).
  *
- *   node tools/bench/profile-publish.ts [--n 200] [--cpu-prof DIR] [--count-exec] [--all] [-- FLOTILLA ARGS]
+ * With --sample-registry, Verdaccio's CPU (/proc/<pid>/stat) is read every 50 ms and printed as
+ * its busy share per quarter second: where the registry waited on flotilla, and where not.
+ *
+ *   node tools/bench/profile-publish.ts [--n 200] [--cpu-prof DIR] [--count-exec] [--sample-registry] [--all] [-- FLOTILLA ARGS]
  */
 
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -22,6 +25,7 @@ import { generateWorkspace } from "./workspace.ts";
 const N = numArg("n", 200);
 const CPU_PROF = process.argv.includes("--cpu-prof") ? process.argv[process.argv.indexOf("--cpu-prof") + 1] : undefined;
 const COUNT_EXEC = process.argv.includes("--count-exec");
+const SAMPLE = process.argv.includes("--sample-registry");
 const { testbed: tb, started } = await startTestbed({ log: (s) => console.error(s) });
 try {
   const dir = generateWorkspace(tb, `pr${Date.now().toString(36)}`, N);
@@ -45,7 +49,14 @@ try {
     ...(process.argv.includes("--") ? process.argv.slice(process.argv.indexOf("--") + 1) : []),
   ];
   const [cmd, ...args] = COUNT_EXEC ? ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=execve", "-o", trace, ...flotilla] : flotilla;
+  /** Verdaccio's CPU seconds so far (utime + stime, USER_HZ 100). */
+  const registryCpu = () => {
+    const f = readFileSync(`/proc/${tb.npm.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  };
+  const samples: [number, number][] = [];
   const t0 = performance.now();
+  const sampler = SAMPLE ? setInterval(() => samples.push([(performance.now() - t0) / 1000, registryCpu()]), 50) : undefined;
   const child = execa(cmd!, args, {
     cwd: dir,
     reject: false,
@@ -68,6 +79,7 @@ try {
   });
   const r = await child;
   const total = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
   const first = (re: RegExp) => stamps.find(([, l]) => re.test(l))?.[0] ?? NaN;
   const lastOf = (re: RegExp) => stamps.filter(([, l]) => re.test(l)).at(-1)?.[0] ?? NaN;
   for (const [t, l] of process.argv.includes("--all") ? stamps : stamps.filter((_, i) => i < 8 || i > stamps.length - 8))
@@ -81,6 +93,18 @@ try {
     `  after the last step (report, exit)               ${(total - Math.max(lastOf(/tagged/), lastOf(/published/))).toFixed(2)} s`,
   );
   console.log(`  pushes of tags that reached origin               ${readFileSync(pushes, "utf8").split("\n").filter(Boolean).length}`);
+  if (SAMPLE && samples.length > 1) {
+    // Busy share of one core per quarter second (a Node process can pass 100% with its GC threads).
+    const quarters = new Map<number, number[]>();
+    for (let i = 1; i < samples.length; i++) {
+      const [t, cpu] = samples[i]!;
+      const [t1, cpu1] = samples[i - 1]!;
+      const q = Math.floor(t * 4) / 4;
+      quarters.set(q, [...(quarters.get(q) ?? []), (cpu - cpu1) / (t - t1)]);
+    }
+    const busy = [...quarters].map(([q, xs]) => `${q.toFixed(2)}:${Math.round((100 * xs.reduce((a, b) => a + b, 0)) / xs.length)}%`);
+    console.log(`  registry CPU ${(samples.at(-1)![1] - samples[0]![1]).toFixed(2)} s; busy per 0.25 s: ${busy.join(" ")}`);
+  }
   if (COUNT_EXEC) {
     // `PID execve("/usr/bin/git", ["git", "push", ...` → "git push"; failed lookups along PATH (= -1 ENOENT) not counted.
     const runs = new Map<string, number>();
