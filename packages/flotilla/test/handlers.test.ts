@@ -53,20 +53,27 @@ describe("handlers", () => {
     expect(out).toMatchObject({ status: "noop", result: { digest: "sha256:theirs" } });
   });
 
-  it("image-promote: the floating tags move side by side; a tag already at the digest is not written; one refused write fails the step, once the others have ended", async () => {
+  it("image-promote: the version's manifest is read once and the floating tags move side by side; a tag already at it is not written; one refused write fails the step, once the others have ended", async () => {
     const tags: Record<string, string> = { "2.0.5": "sha256:new", "2": "sha256:new", latest: "sha256:old" };
     let inFlight = 0;
     let most = 0;
     const writes: string[] = [];
+    let reads = 0;
     const registry = {
       digest: async (_repo: string, tag: string) => tags[tag] ?? null,
-      copyTag: async (_repo: string, from: string, tag: string) => {
+      rawManifest: async (_repo: string, ref: string) => {
+        reads++;
+        return tags[ref]
+          ? { bytes: Buffer.from(tags[ref]), mediaType: "application/vnd.oci.image.manifest.v1+json", digest: tags[ref] }
+          : null;
+      },
+      putManifest: async (_repo: string, tag: string, _mediaType: string, bytes: Buffer) => {
         most = Math.max(most, ++inFlight);
         await new Promise((r) => setTimeout(r, tag === "2.0" ? 5 : 30));
         inFlight--;
         if (tag === "2.0") throw new Error("PUT reg.test/acme/api:2.0: HTTP 500");
         writes.push(tag);
-        tags[tag] = tags[from]!;
+        tags[tag] = bytes.toString();
         return tags[tag]!;
       },
     };
@@ -85,6 +92,7 @@ describe("handlers", () => {
     expect(most).toBeGreaterThan(1); // side by side, not one after another
     expect(writes.sort()).toEqual(["edge", "latest"]); // "2" already pointed there; the slow writes ended before the step did
     expect(tags.latest).toBe("sha256:new");
+    expect(reads).toBe(1); // the version tag's manifest is read once, not once per floating tag
   });
 
   it("github-release: names the release commit; a combined release covers only the tags whose steps ended well", async () => {

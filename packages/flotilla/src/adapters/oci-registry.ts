@@ -198,21 +198,23 @@ export class OciRegistry {
    * already names the manifest (the lost answer was a success) nothing is written again.
    */
   async copyTag(repo: string, from: string, tag: string): Promise<string> {
-    const scope = `repository:${repo}:pull,push`;
-    const src = await this.request(`/v2/${repo}/manifests/${from}`, { headers: { accept: MANIFEST_ACCEPT }, scope });
-    if (!src.ok) throw new HttpError(`GET ${this.host}/${repo}:${from}: HTTP ${src.status}`, src.status);
-    const bytes = Buffer.from(await src.arrayBuffer());
-    const mediaType =
-      (src.headers.get("content-type") ?? "").split(";")[0]!.trim() ||
-      (JSON.parse(bytes.toString("utf8")) as { mediaType: string }).mediaType;
-    return this.putManifest(repo, tag, mediaType, bytes);
+    const src = await this.rawManifest(repo, from, "pull,push");
+    if (!src) throw new HttpError(`GET ${this.host}/${repo}:${from}: HTTP 404`, 404);
+    return this.putManifest(repo, tag, src.mediaType, src.bytes);
   }
 
-  /** A manifest's descriptor (media type, digest, size: what an index lists), or null when absent. */
-  async descriptor(repo: string, ref: string): Promise<{ mediaType: string; digest: string; size: number } | null> {
+  /**
+   * A manifest as stored: its bytes, media type and digest (of the bytes), or null when absent.
+   * `access` "pull,push" when the caller writes it elsewhere next (a bearer token for both).
+   */
+  async rawManifest(
+    repo: string,
+    ref: string,
+    access: "pull" | "pull,push" = "pull",
+  ): Promise<{ bytes: Buffer; mediaType: string; digest: string } | null> {
     const res = await this.request(`/v2/${repo}/manifests/${ref}`, {
       headers: { accept: MANIFEST_ACCEPT },
-      scope: `repository:${repo}:pull`,
+      scope: `repository:${repo}:${access}`,
     });
     if (res.status === 404) {
       await res.body?.cancel();
@@ -223,7 +225,13 @@ export class OciRegistry {
     const mediaType =
       (res.headers.get("content-type") ?? "").split(";")[0]!.trim() ||
       (JSON.parse(bytes.toString("utf8")) as { mediaType: string }).mediaType;
-    return { mediaType, digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`, size: bytes.length };
+    return { bytes, mediaType, digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}` };
+  }
+
+  /** A manifest's descriptor (media type, digest, size: what an index lists), or null when absent. */
+  async descriptor(repo: string, ref: string): Promise<{ mediaType: string; digest: string; size: number } | null> {
+    const raw = await this.rawManifest(repo, ref);
+    return raw && { mediaType: raw.mediaType, digest: raw.digest, size: raw.bytes.length };
   }
 
   /**

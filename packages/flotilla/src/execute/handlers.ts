@@ -127,13 +127,16 @@ export const handlers: { [K in Step["kind"]]: Handler<K> } = {
     async run(p, _deps, { ctx }) {
       const reg = ociFor(ctx, p.image);
       const { repo } = splitImageName(p.image);
-      const digest = (await reg.digest(repo, p.versionTag)) ?? undefined;
+      // The version tag's manifest, read once: each floating tag gets these bytes.
+      const src = await reg.rawManifest(repo, p.versionTag, "pull,push");
+      const digest = src?.digest;
       // A tag an earlier (killed) run already pointed here is not written again. The floating tags
       // are independent of each other (each only waits for every artifact of the run), so they
       // move side by side; the step ends once every write has ended, and fails with the first error.
       const moved = await Promise.allSettled(
         p.tags.map(async (t) => {
-          if (!digest || (await reg.digest(repo, t)) !== digest) await reg.copyTag(repo, p.versionTag, t);
+          if (src && (await reg.digest(repo, t)) === digest) return;
+          await (src ? reg.putManifest(repo, t, src.mediaType, src.bytes) : reg.copyTag(repo, p.versionTag, t));
         }),
       );
       const failed = moved.find((m) => m.status === "rejected");
