@@ -190,7 +190,7 @@ describe("git tags, batched", () => {
     expect(spawnSync("git", ["tag", "-a", "x@1.0.0", "-m", "x@1.0.0"], { cwd: dir, encoding: "utf8" }).stderr).toMatch(/File exists/);
     const runStarted = Date.now() + 1; // the next run starts after the kill
     await new Promise((r) => setTimeout(r, 20));
-    await gitTags({}, dir, runStarted).create("x@1.0.0", head);
+    expect(await gitTags({}, dir, runStarted).create("x@1.0.0", head)).toEqual({ clearedStaleLock: true }); // the step's detail says so
     expect(git("rev-parse", "x@1.0.0^{commit}")).toBe(head);
     expect(existsSync(path.join(dir, ".git/refs/tags/x@1.0.0.lock"))).toBe(false);
 
@@ -205,7 +205,9 @@ describe("git tags, batched", () => {
     const { dir, git } = repoWithOrigin();
     const head = git("rev-parse", "HEAD");
     const tags = gitTags({}, dir);
-    await Promise.all([tags.create("a@1.0.0", head), tags.create("b@2.0.0", ""), tags.create("c@3.0.0", head)]);
+    expect(await Promise.all([tags.create("a@1.0.0", head), tags.create("b@2.0.0", ""), tags.create("c@3.0.0", head)])).toEqual(
+      Array(3).fill({ clearedStaleLock: false }),
+    );
     for (const t of ["a@1.0.0", "b@2.0.0", "c@3.0.0"]) {
       expect(git("cat-file", "-t", `refs/tags/${t}`)).toBe("tag"); // annotated, as `git tag -a`
       expect(git("rev-parse", `refs/tags/${t}^{commit}`)).toBe(head);

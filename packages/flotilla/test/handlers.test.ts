@@ -4,6 +4,8 @@
  * covers only what went out, every release names the release commit, a local tag elsewhere fails.
  */
 import { execFileSync } from "node:child_process";
+import { utimesSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ReleaseContext } from "../src/context.ts";
 import { handlers, stepHandlers } from "../src/execute/handlers.ts";
@@ -124,6 +126,25 @@ describe("handlers", () => {
     expect(created).toHaveLength(1);
     expect(created[0]).toMatchObject({ tag: "b@2.0.0", targetCommitish: SHA, makeLatest: true });
     expect(String(created[0]!.body)).not.toContain("a@1.0.0");
+  });
+
+  it("git-tag: a ref lock a killed run left on the tag is removed, and the step's detail says so", async () => {
+    const dir = tempDir();
+    const git = (...a: string[]) => execFileSync("git", a, { cwd: dir, encoding: "utf8" }).trim();
+    git("init", "-q", "-b", "main");
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "one");
+    const head = git("rev-parse", "HEAD");
+    const lock = path.join(dir, ".git/refs/tags/a@1.0.0.lock");
+    writeFileSync(lock, `${head}\n`);
+    utimesSync(lock, new Date("2020-01-01"), new Date("2020-01-01")); // from before this process started
+    const { ctx } = fakeCtx({ rootDir: dir });
+    const out = await handlers["git-tag"].run({ tag: "a@1.0.0", commit: head, create: true, push: false }, new Map(), {
+      ctx,
+      packed: new Map(),
+      docker: noDocker,
+    });
+    expect(out).toMatchObject({ status: "done", detail: "tagged a@1.0.0 (removed refs/tags/a@1.0.0.lock, left by a killed run)" });
+    expect(git("rev-parse", "a@1.0.0^{commit}")).toBe(head);
   });
 
   it("git-tag: a local tag at another commit fails with the fix, and nothing is pushed", async () => {

@@ -25,7 +25,7 @@ export interface GitTags {
   /** The commit a local tag points at (annotated tags peeled), or undefined. */
   commitOf(tag: string): Promise<string | undefined>;
   /** Creates annotated tag `tag` (message: its name, as `git tag -a tag -m tag`) at `commit` (HEAD when empty). */
-  create(tag: string, commit: string): Promise<void>;
+  create(tag: string, commit: string): Promise<{ clearedStaleLock: boolean }>;
   /** Pushes the local tag to origin. */
   push(tag: string): Promise<void>;
   /**
@@ -236,9 +236,10 @@ export function gitTags(run: object, cwd: string, startedAt = performance.timeOr
         () => "", // then the tag's own write says what is wrong
       );
       const dir = await common;
-      if (dir) await clearStaleTagLock(dir, tag, startedAt); // a killed run's lock on this tag
+      const clearedStaleLock = dir ? await clearStaleTagLock(dir, tag, startedAt) : false; // a killed run's lock on this tag
       await create({ tag, commit });
       if (commit) (await localTags()).set(tag, commit);
+      return { clearedStaleLock };
     },
     push: (tag) => {
       asked++;

@@ -156,9 +156,11 @@ export const handlers: { [K in Step["kind"]]: Handler<K> } = {
           error: `local tag ${p.tag} points at ${at.slice(0, 7)}, not the release commit ${p.commit.slice(0, 7)}: delete it (git tag -d ${p.tag})`,
         };
       }
-      if (!at) await tags.create(p.tag, p.commit);
+      const made = at ? undefined : await tags.create(p.tag, p.commit);
       if (p.push) await tags.push(p.tag);
-      return { status: "done", detail: p.push ? `tagged ${p.tag} and pushed it` : `tagged ${p.tag}` };
+      // Said, not silent: a ref lock a killed git left behind was deleted to make this tag.
+      const cleared = made?.clearedStaleLock ? ` (removed refs/tags/${p.tag}.lock, left by a killed run)` : "";
+      return { status: "done", detail: `${p.push ? `tagged ${p.tag} and pushed it` : `tagged ${p.tag}`}${cleared}` };
     },
   },
 
