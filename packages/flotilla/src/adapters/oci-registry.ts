@@ -174,22 +174,10 @@ export class OciRegistry {
 
   /** The manifest a tag or digest names: its digest, media type and (for an image) its config digest; null when absent. */
   async manifest(repo: string, ref: string): Promise<{ digest: string; mediaType: string; configDigest?: string } | null> {
-    const res = await this.request(`/v2/${repo}/manifests/${ref}`, {
-      headers: { accept: MANIFEST_ACCEPT },
-      scope: `repository:${repo}:pull`,
-    });
-    if (res.status === 404) {
-      await res.body?.cancel();
-      return null;
-    }
-    if (!res.ok) throw new HttpError(`GET ${this.host}/${repo}:${ref}: HTTP ${res.status}`, res.status);
-    const bytes = Buffer.from(await res.arrayBuffer());
-    const body = JSON.parse(bytes.toString("utf8")) as { mediaType?: string; config?: { digest?: string } };
-    return {
-      digest: res.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
-      mediaType: (res.headers.get("content-type") ?? "").split(";")[0]!.trim() || (body.mediaType ?? ""),
-      ...(body.config?.digest ? { configDigest: body.config.digest } : {}),
-    };
+    const raw = await this.rawManifest(repo, ref);
+    if (!raw) return null;
+    const config = (JSON.parse(raw.bytes.toString("utf8")) as { config?: { digest?: string } }).config;
+    return { digest: raw.digest, mediaType: raw.mediaType, ...(config?.digest ? { configDigest: config.digest } : {}) };
   }
 
   /**
