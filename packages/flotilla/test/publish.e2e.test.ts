@@ -211,12 +211,16 @@ describe("flotilla publish", () => {
     expect(first.stdout).toContain("packed while the registries were read");
     expect(leftovers()).toEqual([]);
 
-    // A new version of one package: every public package is packed ahead, one is published.
+    expect(first.stdout).not.toContain("not in git");
+    // A new version of one package: every public package is packed ahead, one is published. A
+    // file git does not know in its folder goes into the tarball: the run names it.
     setVersion(dir, "packages/side", "2.0.1");
+    writeFileSync(path.join(dir, "packages/side/notes.local"), "not for the registry\n");
     const before = puts(tb, s).length;
     const second = await runFlotilla(["publish", "--skip-build", "--only", "npm"], { cwd: dir, env });
     expect(second.exitCode, second.stderr + second.stdout).toBe(0);
     expect(second.stdout).toContain("packed while the registries were read");
+    expect(second.stdout).toMatch(/warning: not in git, yet in the folders of packages being published .*: packages\/side\/notes\.local;/);
     expect(
       puts(tb, s)
         .slice(before)

@@ -49,6 +49,8 @@ export const tools = {
   gitStatus: (): Invocation => ["git", ["status", "--porcelain", "--untracked-files=normal"]],
   /** Changes to tracked files only: what publish's preflight refuses (untracked files are build output). */
   gitStatusTracked: (): Invocation => ["git", ["status", "--porcelain", "--untracked-files=no"]],
+  /** Files in `dirs` that git does not track and .gitignore does not ignore, NUL-separated. */
+  gitUntracked: (dirs: string[]): Invocation => ["git", ["ls-files", "-z", "--others", "--exclude-standard", "--", ...dirs]],
   gitHead: (): Invocation => ["git", ["rev-parse", "HEAD"]],
 } as const;
 

@@ -5,7 +5,7 @@ import type { ReleaseLock } from "../adapters/git-lock.ts";
 import type { PackAhead } from "../adapters/pnpm.ts";
 import { show, tools } from "../adapters/tools.ts";
 import { planBuild } from "../build/plan.ts";
-import { type CommonOptions, discover, ociFor, type ReleaseContext, registryFor } from "../context.ts";
+import { type CommonOptions, discover, gitOutput, ociFor, type ReleaseContext, registryFor } from "../context.ts";
 import { FlotillaError, formatProblem, InputError, type Problem, ReleaseError } from "../errors.ts";
 import { describeStep } from "../execute/describe.ts";
 import { runSteps, type StepOutcome } from "../execute/runner.ts";
@@ -512,6 +512,25 @@ function buildFilters(plan: PublishPlan): string[] {
   return plan.units.filter((u) => u.npm?.action === "publish" || u.image?.action === "build").map((u) => u.name);
 }
 
+/**
+ * Files in a published package's folder that git neither tracks nor ignores are not refused
+ * (builds and pack scripts leave them, README "Untracked files do not make the tree dirty"), but
+ * pnpm packs them when the package's `files` and .npmignore let them in, so the tarball would
+ * hold what the tagged commit does not: said, by name (a stray notes file or `.env` is a leak).
+ */
+async function warnUntracked(ctx: ReleaseContext, plan: PublishPlan, log: Logger): Promise<void> {
+  const dirs = plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.pkg.relDir || ".");
+  if (dirs.length === 0) return;
+  const out = await gitOutput(ctx.rootDir, tools.gitUntracked(dirs));
+  const files = (out ?? "").split("\0").filter(Boolean);
+  if (files.length === 0) return;
+  log.warn(
+    `not in git, yet in the folders of packages being published (packed if their "files" and .npmignore let them in): ${files
+      .slice(0, 10)
+      .join(", ")}${files.length > 10 ? `, … (${files.length} in all)` : ""}; add them to .gitignore, commit or delete them`,
+  );
+}
+
 /** Packages whose npm version is published in this run: pnpm packs them. */
 function packList(plan: PublishPlan): string[] {
   return plan.units.filter((u) => u.npm?.action === "publish").map((u) => u.name);
@@ -539,6 +558,7 @@ async function execute(ctx: ReleaseContext, plan: PublishPlan, opts: PublishOpti
   const tmp = await mkdtemp(path.join(os.tmpdir(), "flotilla-pack-"));
   try {
     const toPack = packList(plan);
+    await warnUntracked(ctx, plan, log);
     const packStarted = Date.now();
     const { packEach } = await import("../adapters/pnpm.ts");
     const packed = toPack.length
